@@ -1,0 +1,93 @@
+# moat's build. Two commands matter on a fresh machine:
+#   make run    build moat and run `moat up` with the embedded default moat.toml
+#   make test   install what the tests need (pinned Consul, test images, Chromium) and run every test
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+
+GO        ?= go
+BIN       := bin
+# The pinned Consul server for tests and test images (tools/consul/go.mod holds the pin).
+CONSUL_GONOSUMDB := github.com/hashicorp/consul
+GO_SOURCES := $(shell find . -name '*.go' -not -path './tools/*' -not -path './bin/*') go.mod go.sum
+TEMPL     := $(GO) run github.com/a-h/templ/cmd/templ
+TEST_TIMEOUT ?= 25m
+TEST_FLAGS   ?=
+
+.PHONY: build run test test-deps test-go lint generate check-generated consul test-images chromium bench e2e clean help
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+build: $(BIN)/moat ## build bin/moat
+
+$(BIN)/moat: $(GO_SOURCES)
+	@mkdir -p $(BIN)
+	$(GO) build -trimpath -o $@ .
+
+run: build ## build and run `moat up` with the embedded default moat.toml
+	./$(BIN)/moat up
+
+# ---- tests ---------------------------------------------------------------
+
+test: test-deps lint check-generated test-go ## everything the project needs to test itself
+
+test-deps: consul test-images chromium ## install what the tests need
+
+test-go:
+	CI=$${CI:-} $(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
+
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$') 2>/dev/null); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+generate: ## regenerate templ files
+	$(TEMPL) generate
+
+check-generated: ## fail when generated templ files are out of date
+	@if ls webui/*.templ >/dev/null 2>&1; then \
+	  $(TEMPL) generate >/dev/null && git diff --exit-code -- '*_templ.go' || \
+	  { echo "generated templ files were out of date: run 'make generate' and commit"; exit 1; }; fi
+
+# Consul from its Go module, static, cached in bin/ and rebuilt only when the pin changes.
+consul: $(BIN)/consul ## build the pinned Consul binary into bin/
+
+$(BIN)/consul: tools/consul/go.mod tools/consul/go.sum
+	@mkdir -p $(BIN)
+	@echo "building Consul $$(grep -o 'hashicorp/consul v[0-9.]*' tools/consul/go.mod | cut -d' ' -f2) from its Go module (about 4-6 minutes, once)"
+	cd tools/consul && GONOSUMDB=$(CONSUL_GONOSUMDB) CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o ../../$@ github.com/hashicorp/consul
+	@touch $@
+
+$(BIN)/workload: $(shell find internal/workload -name '*.go')
+	CGO_ENABLED=0 $(GO) build -trimpath -o $@ ./internal/workload
+
+$(BIN)/trinotestd: $(shell find trino/trinotest -name '*.go' 2>/dev/null)
+	CGO_ENABLED=0 $(GO) build -trimpath -o $@ ./trino/trinotest/trinotestd
+
+# Test images, FROM scratch, from the project's own static binaries: no registry.
+test-images: $(BIN)/workload $(BIN)/consul $(BIN)/trinotestd ## build the FROM-scratch test images
+	@rm -rf $(BIN)/images && mkdir -p $(BIN)/images/{workload,consul/tmp,consul/consul-dirs/data,consul/consul-dirs/config,trinotest/etc,trinotest/data}
+	ln -f $(BIN)/workload $(BIN)/images/workload/workload
+	ln -f $(BIN)/consul $(BIN)/images/consul/consul
+	ln -f $(BIN)/trinotestd $(BIN)/images/trinotest/trinotestd
+	chmod 1777 $(BIN)/images/consul/tmp
+	docker build -q -t moat-test/workload:dev -f testdata/images/workload/Dockerfile $(BIN)/images/workload
+	docker build -q -t moat-test/consul:dev -f testdata/images/consul/Dockerfile $(BIN)/images/consul
+	docker build -q -t moat-test/trinotest:dev -f testdata/images/trinotest/Dockerfile $(BIN)/images/trinotest
+
+# Headless Chromium for the dashboard and report screenshot tests (Debian package).
+chromium: ## install Chromium when missing
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@chromium --version
+
+# ---- benchmarks and the real-image path ----------------------------------
+
+bench: test-deps build ## benchmarks, ratios printed side by side
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
+
+e2e: build ## the same scenario on the official Trino, Consul, Envoy and Jupyter images (needs them locally)
+	MOAT_E2E=1 $(GO) test -count=1 -timeout 60m -run E2E ./...
+
+clean: ## remove build output (keeps the cached Consul binary)
+	find $(BIN) -mindepth 1 -maxdepth 1 -not -name consul -exec rm -rf {} +

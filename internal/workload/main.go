@@ -1,0 +1,298 @@
+// Command workload is the small program moat's test images run: it serves a
+// health endpoint, waits for peers before it calls itself healthy, and can be
+// told to crash, hang, turn unhealthy or exit with a code. It is built static
+// (CGO_ENABLED=0) into the FROM-scratch image moat-test/workload.
+//
+//	workload [flags]            serve
+//	workload probe URL          exit 0 when URL answers 200 (a Docker healthcheck in a scratch image)
+//	workload dial ADDR          exit 0 when a TCP connection to ADDR opens and echoes (mesh checks)
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "workload:", err)
+		var ec exitCode
+		if errors.As(err, &ec) {
+			os.Exit(int(ec))
+		}
+		os.Exit(1)
+	}
+}
+
+// exitCode is an error that asks main for a particular exit status.
+type exitCode int
+
+func (e exitCode) Error() string { return "exit code " + strconv.Itoa(int(e)) }
+
+func run(ctx context.Context, args []string) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "probe":
+			return runProbe(ctx, args[1:])
+		case "dial":
+			return runDial(ctx, args[1:])
+		}
+	}
+	return runServe(ctx, args)
+}
+
+type serveConfig struct {
+	name         string
+	listen       string
+	tcpEcho      string
+	depends      string
+	readyAfter   time.Duration
+	exitAfter    time.Duration
+	exitCode     int
+	stopDelay    time.Duration
+	ignoreTerm   bool
+	unhealthyEnv bool
+}
+
+func runServe(ctx context.Context, args []string) error {
+	var c serveConfig
+	fs := flag.NewFlagSet("workload", flag.ContinueOnError)
+	fs.StringVar(&c.name, "name", envOr("WORKLOAD_NAME", "workload"), "name printed in logs and /")
+	fs.StringVar(&c.listen, "listen", envOr("WORKLOAD_LISTEN", ":8080"), "HTTP address: /health, /crash, /hang, /unhealthy, /healthy")
+	fs.StringVar(&c.tcpEcho, "tcp-echo", os.Getenv("WORKLOAD_TCP_ECHO"), "also serve a TCP echo on this address")
+	fs.StringVar(&c.depends, "depends", os.Getenv("WORKLOAD_DEPENDS"), "comma-separated URLs that must answer 200 before this one is healthy")
+	fs.DurationVar(&c.readyAfter, "ready-after", 0, "time from start to healthy")
+	fs.DurationVar(&c.exitAfter, "exit-after", -1, "exit this long after start (with -exit-code); negative: never")
+	fs.IntVar(&c.exitCode, "exit-code", 0, "exit status for -exit-after and /crash")
+	fs.DurationVar(&c.stopDelay, "stop-delay", 0, "time SIGTERM takes to finish")
+	fs.BoolVar(&c.ignoreTerm, "ignore-sigterm", false, "ignore SIGTERM (to test kill after the grace period)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return serve(ctx, c)
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// server holds the workload's switches, changed over HTTP.
+type server struct {
+	cfg       serveConfig
+	started   time.Time
+	unhealthy atomic.Bool
+	hang      atomic.Bool
+	peersUp   atomic.Bool
+	exit      chan int
+}
+
+func serve(ctx context.Context, c serveConfig) error {
+	s := &server{cfg: c, started: time.Now(), exit: make(chan int, 1)}
+	ln, err := net.Listen("tcp", c.listen)
+	if err != nil {
+		return err
+	}
+	log.Printf("%s: serving HTTP on %s", c.name, ln.Addr())
+	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+	if c.tcpEcho != "" {
+		eln, err := net.Listen("tcp", c.tcpEcho)
+		if err != nil {
+			return err
+		}
+		defer eln.Close()
+		go echo(eln)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go s.waitPeers(ctx)
+	return s.wait(c)
+}
+
+func (s *server) wait(c serveConfig) error {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	var exitTimer <-chan time.Time
+	if c.exitAfter >= 0 {
+		exitTimer = time.After(c.exitAfter)
+	}
+	for {
+		select {
+		case sig := <-sigs:
+			if c.ignoreTerm && sig == syscall.SIGTERM {
+				log.Printf("%s: ignoring SIGTERM", c.name)
+				continue
+			}
+			log.Printf("%s: %v: stopping in %s", c.name, sig, c.stopDelay)
+			time.Sleep(c.stopDelay)
+			return nil
+		case <-exitTimer:
+			log.Printf("%s: exiting with %d as asked", c.name, c.exitCode)
+			return exitOrNil(c.exitCode)
+		case code := <-s.exit:
+			log.Printf("%s: crashing with %d as asked", c.name, code)
+			return exitOrNil(code)
+		}
+	}
+}
+
+func exitOrNil(code int) error {
+	if code == 0 {
+		return nil
+	}
+	return exitCode(code)
+}
+
+func (s *server) waitPeers(ctx context.Context) {
+	var peers []string
+	if s.cfg.depends != "" {
+		peers = strings.Split(s.cfg.depends, ",")
+	}
+	for _, p := range peers {
+		for probe(ctx, p, time.Second) != nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+		log.Printf("%s: peer %s is up", s.cfg.name, p)
+	}
+	s.peersUp.Store(true)
+}
+
+func (s *server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", s.health)
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "{\"name\":%q,\"pid\":%d,\"started\":%q}\n", s.cfg.name, os.Getpid(), s.started.Format(time.RFC3339Nano))
+	})
+	mux.HandleFunc("POST /crash", func(w http.ResponseWriter, r *http.Request) {
+		code := s.cfg.exitCode
+		if v := r.URL.Query().Get("code"); v != "" {
+			code, _ = strconv.Atoi(v)
+		}
+		if code == 0 {
+			code = 1
+		}
+		w.WriteHeader(http.StatusAccepted)
+		s.exit <- code
+	})
+	mux.HandleFunc("POST /hang", func(w http.ResponseWriter, r *http.Request) { s.hang.Store(true) })
+	mux.HandleFunc("POST /unhealthy", func(w http.ResponseWriter, r *http.Request) { s.unhealthy.Store(true) })
+	mux.HandleFunc("POST /healthy", func(w http.ResponseWriter, r *http.Request) {
+		s.unhealthy.Store(false)
+		s.hang.Store(false)
+	})
+	return mux
+}
+
+func (s *server) health(w http.ResponseWriter, r *http.Request) {
+	if s.hang.Load() {
+		<-r.Context().Done()
+		return
+	}
+	switch {
+	case time.Since(s.started) < s.cfg.readyAfter:
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+	case !s.peersUp.Load():
+		http.Error(w, "waiting for peers: "+s.cfg.depends, http.StatusServiceUnavailable)
+	case s.unhealthy.Load():
+		http.Error(w, "unhealthy (asked to be)", http.StatusServiceUnavailable)
+	default:
+		fmt.Fprintln(w, "ok")
+	}
+}
+
+func echo(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			io.Copy(c, c)
+		}()
+	}
+}
+
+func probe(ctx context.Context, url string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s: %s", url, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return nil
+}
+
+func runProbe(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
+	timeout := fs.Duration("timeout", 2*time.Second, "give up after this long")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("usage: workload probe [-timeout 2s] URL")
+	}
+	if err := probe(ctx, fs.Arg(0), *timeout); err != nil {
+		return err
+	}
+	fmt.Println("ok")
+	return nil
+}
+
+func runDial(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("dial", flag.ContinueOnError)
+	timeout := fs.Duration("timeout", 2*time.Second, "give up after this long")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("usage: workload dial [-timeout 2s] HOST:PORT")
+	}
+	d := net.Dialer{Timeout: *timeout}
+	c, err := d.DialContext(ctx, "tcp", fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(*timeout))
+	const msg = "moat-dial\n"
+	if _, err := io.WriteString(c, msg); err != nil {
+		return fmt.Errorf("%s: write: %w", fs.Arg(0), err)
+	}
+	buf := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, buf); err != nil {
+		return fmt.Errorf("%s: connected but no echo: %w", fs.Arg(0), err)
+	}
+	fmt.Println("ok")
+	return nil
+}

@@ -1,0 +1,327 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// Phase is where a service is in its life, as moat sees it.
+type Phase string
+
+const (
+	PhasePending    Phase = "pending"    // not started by this moat yet
+	PhaseWaiting    Phase = "waiting"    // waiting on its dependencies
+	PhaseStarting   Phase = "starting"   // running, probe or gate not passed yet
+	PhaseRunning    Phase = "running"    // running, no probe
+	PhaseHealthy    Phase = "healthy"    // probe and gate pass
+	PhaseUnhealthy  Phase = "unhealthy"  // probe failing
+	PhaseRestarting Phase = "restarting" // exited; restart scheduled
+	PhaseCompleted  Phase = "completed"  // exited 0 and is not restarted
+	PhaseFailed     Phase = "failed"     // given up: crash loop, timeout, error
+	PhaseStopping   Phase = "stopping"
+	PhaseStopped    Phase = "stopped"
+)
+
+// Transition is one change of a service's phase. The engine hands it to the
+// Recorder (which commits it) before anything else sees it.
+type Transition struct {
+	Time       time.Time
+	Service    string
+	From, To   Phase
+	Reason     string
+	InstanceID string
+	Restarts   int
+	Health     Health
+	LastProbe  string
+	WaitingOn  string
+}
+
+// Recorder stores transitions durably. When it fails, the engine reports the
+// error to Observer and carries on: supervision matters more than history.
+type Recorder interface {
+	RecordTransition(ctx context.Context, t Transition) error
+}
+
+// Options configure an Engine.
+type Options struct {
+	Project   string
+	Runtime   Runtime
+	Clock     Clock    // default RealClock
+	Recorder  Recorder // optional
+	Observer  func(Transition)
+	Warn      func(msg string) // problems that are not a service's (default: dropped)
+	Backoff   Backoff
+	CrashLoop CrashLoop
+	// DefaultStartTimeout bounds a service's start when its spec sets none.
+	DefaultStartTimeout time.Duration
+	// GateInterval is how often a Gate is retried.
+	GateInterval time.Duration
+	// LogLines is how many log lines a start failure shows.
+	LogLines int
+	Rand     func() float64 // jitter source, default math/rand
+}
+
+// Engine starts a Topology in dependency order gated on health, restarts what
+// fails, and stops everything in reverse order.
+type Engine struct {
+	o  Options
+	mu sync.Mutex
+	// services by name; entries are kept across Up calls.
+	services map[string]*service
+	topo     Topology
+	closed   bool
+	wg       sync.WaitGroup // goroutines the engine owns
+	cancel   context.CancelFunc
+	ctx      context.Context // lives until Close
+}
+
+// service is the engine's view of one service. Guarded by Engine.mu.
+type service struct {
+	spec         Spec
+	id           string
+	phase        Phase
+	health       Health
+	reason       string
+	lastProbe    string
+	waitingOn    string
+	restarts     int
+	startedAt    time.Time
+	failures     failureLog
+	stopping     bool // moat is stopping it: an exit is expected
+	expectExit   bool // moat killed it (unhealthy, netns peer restarted)
+	restartTimer Timer
+	gateRun      int // generation of the running gate loop
+	changed      chan struct{}
+}
+
+// New returns an Engine; call Start before Up and Close when done.
+func New(o Options) *Engine {
+	if o.Clock == nil {
+		o.Clock = RealClock{}
+	}
+	if o.Backoff == (Backoff{}) {
+		o.Backoff = DefaultBackoff
+	}
+	if o.CrashLoop == (CrashLoop{}) {
+		o.CrashLoop = DefaultCrashLoop
+	}
+	if o.DefaultStartTimeout == 0 {
+		o.DefaultStartTimeout = 2 * time.Minute
+	}
+	if o.GateInterval == 0 {
+		o.GateInterval = time.Second
+	}
+	if o.LogLines == 0 {
+		o.LogLines = 20
+	}
+	if o.Rand == nil {
+		o.Rand = rand.Float64
+	}
+	if o.Warn == nil {
+		o.Warn = func(string) {}
+	}
+	return &Engine{o: o, services: map[string]*service{}}
+}
+
+// Start subscribes to the runtime's events; the engine reacts to them until
+// Close. It returns when the subscription is open.
+func (e *Engine) Start(ctx context.Context) error {
+	if err := e.o.Runtime.Ping(ctx); err != nil {
+		return err
+	}
+	e.ctx, e.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	events, errs := e.o.Runtime.Events(e.ctx, e.o.Project)
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		e.pump(events, errs)
+	}()
+	return nil
+}
+
+// Close stops reacting to events and cancels pending restarts. It does not
+// stop services (Down does): a moat that exits leaves a stack to adopt.
+func (e *Engine) Close() {
+	e.mu.Lock()
+	e.closed = true
+	for _, s := range e.services {
+		if s.restartTimer != nil {
+			s.restartTimer.Stop()
+		}
+	}
+	e.mu.Unlock()
+	if e.cancel != nil {
+		e.cancel()
+	}
+	e.wg.Wait()
+}
+
+// pump applies runtime events until the stream ends.
+func (e *Engine) pump(events <-chan Event, errs <-chan error) {
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			e.apply(ev)
+		case err, ok := <-errs:
+			if ok && err != nil && e.ctx.Err() == nil {
+				e.o.Warn("the runtime's event stream ended: " + err.Error() + "; moat no longer sees health changes and restarts nothing until it is started again")
+			}
+			if !ok {
+				errs = nil
+			}
+		}
+	}
+}
+
+// go runs f in a goroutine the engine owns, unless the engine is closed.
+// Call with e.mu held.
+func (e *Engine) goLocked(f func()) {
+	if e.closed {
+		return
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		f()
+	}()
+}
+
+// setPhase moves s to phase and tells the recorder and observer. Call with
+// e.mu held; it releases nothing.
+func (e *Engine) setPhaseLocked(s *service, to Phase, reason string) {
+	if s.phase == to && s.reason == reason {
+		return
+	}
+	t := Transition{
+		Time: e.o.Clock.Now(), Service: s.spec.Name, From: s.phase, To: to, Reason: reason,
+		InstanceID: s.id, Restarts: s.restarts, Health: s.health, LastProbe: s.lastProbe, WaitingOn: s.waitingOn,
+	}
+	s.phase, s.reason = to, reason
+	e.notifyLocked(s)
+	if e.o.Recorder != nil {
+		if err := e.o.Recorder.RecordTransition(context.WithoutCancel(e.baseCtx()), t); err != nil {
+			e.o.Warn(fmt.Sprintf("could not record %s → %s of %s: %v", t.From, t.To, t.Service, err))
+		}
+	}
+	if e.o.Observer != nil {
+		e.o.Observer(t)
+	}
+}
+
+func (e *Engine) notifyLocked(s *service) {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+func (e *Engine) baseCtx() context.Context {
+	if e.ctx != nil {
+		return e.ctx
+	}
+	return context.Background()
+}
+
+// ServiceStatus is a snapshot of one service.
+type ServiceStatus struct {
+	Name       string
+	Phase      Phase
+	Health     Health
+	Reason     string
+	InstanceID string
+	Restarts   int
+	StartedAt  time.Time
+	LastProbe  string
+	WaitingOn  string
+	Ports      []Port
+	DependsOn  []Dependency
+}
+
+// Status returns every known service in topology order.
+func (e *Engine) Status() []ServiceStatus {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]ServiceStatus, 0, len(e.topo.Services))
+	for _, sp := range e.topo.Services {
+		s := e.services[sp.Name]
+		if s == nil {
+			continue
+		}
+		out = append(out, ServiceStatus{
+			Name: sp.Name, Phase: s.phase, Health: s.health, Reason: s.reason, InstanceID: s.id,
+			Restarts: s.restarts, StartedAt: s.startedAt, LastProbe: s.lastProbe, WaitingOn: s.waitingOn,
+			Ports: sp.Ports, DependsOn: deps(sp),
+		})
+	}
+	return out
+}
+
+// satisfied reports whether s meets cond, and an error when it never will.
+func satisfied(s *service, cond Condition) (bool, error) {
+	switch s.phase {
+	case PhaseFailed:
+		return false, fmt.Errorf("%s failed: %s", s.spec.Name, s.reason)
+	case PhaseStopped, PhaseStopping:
+		return false, fmt.Errorf("%s was stopped", s.spec.Name)
+	}
+	switch cond {
+	case Started:
+		switch s.phase {
+		case PhaseStarting, PhaseRunning, PhaseHealthy, PhaseUnhealthy, PhaseCompleted:
+			return true, nil
+		}
+	case Healthy:
+		return s.phase == PhaseHealthy, nil
+	case Completed:
+		if s.phase == PhaseCompleted {
+			return true, nil
+		}
+		if s.phase == PhaseRestarting && s.spec.Restart == RestartNever {
+			return false, fmt.Errorf("%s exited with an error: %s", s.spec.Name, s.reason)
+		}
+	}
+	return false, nil
+}
+
+// Wait blocks until service name meets cond, ctx ends, or it never will.
+func (e *Engine) Wait(ctx context.Context, name string, cond Condition) error {
+	for {
+		e.mu.Lock()
+		s := e.services[name]
+		if s == nil {
+			e.mu.Unlock()
+			return fmt.Errorf("no service %q", name)
+		}
+		ok, err := satisfied(s, cond)
+		ch := s.changed
+		e.mu.Unlock()
+		if ok || err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+		}
+	}
+}
+
+// byID finds the service whose current instance is id. Call with e.mu held.
+func (e *Engine) byIDLocked(id, name string) *service {
+	if s := e.services[name]; s != nil && s.id == id {
+		return s
+	}
+	for _, s := range e.services {
+		if s.id == id {
+			return s
+		}
+	}
+	return nil
+}
+
+var errClosed = errors.New("moat is shutting down")
