@@ -1,0 +1,163 @@
+package appliance
+
+import (
+	"bufio"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"moat/report"
+	"moat/supervisor"
+)
+
+// moat's own Trino users and mesh identities.
+const (
+	ManagementUser   = "moat"         // system_information write; graceful worker shutdown
+	OrchestratorUser = "orchestrator" // runs queries and reports, impersonating their users
+)
+
+// Names of the services moat runs itself.
+const (
+	ServiceConsul      = "consul"
+	ServiceCoordinator = "trino-coordinator"
+	ServiceNotebook    = "notebook"
+	ServiceWorker      = "trino-worker" // + "-N"
+	SidecarSuffix      = "-sidecar"
+)
+
+// BuiltinServices are the names of the services c makes moat run.
+func BuiltinServices(c *Config) []string {
+	var out []string
+	if c.Mesh.Enabled {
+		out = append(out, ServiceConsul)
+	}
+	if c.Trino.Enabled {
+		out = append(out, ServiceCoordinator)
+		for i := 1; i <= c.Trino.Workers; i++ {
+			out = append(out, ServiceWorker+"-"+strconv.Itoa(i))
+		}
+		if c.Mesh.Enabled {
+			out = append(out, ServiceCoordinator+SidecarSuffix)
+		}
+	}
+	if c.Notebook.Enabled {
+		out = append(out, ServiceNotebook, ServiceNotebook+SidecarSuffix)
+	}
+	return out
+}
+
+// MeshServices are the mesh identities intentions may name.
+func MeshServices(c *Config) []string {
+	out := []string{OrchestratorUser}
+	if c.Trino.Enabled {
+		out = append(out, ServiceCoordinator)
+	}
+	if c.Notebook.Enabled {
+		out = append(out, ServiceNotebook)
+	}
+	return out
+}
+
+func reportDefinition(r Report) report.Definition {
+	d := report.Definition{Name: r.Name, SQL: r.SQL, RunAs: r.RunAs, Schedule: r.Schedule, PageSize: r.PageSize}
+	if r.Chart != nil {
+		d.Chart = &report.Chart{Kind: r.Chart.Kind, X: r.Chart.X, Y: r.Chart.Y, Title: r.Chart.Title}
+	}
+	return d
+}
+
+// ReportDefinitions are the config's reports for the report runner.
+func (c *Config) ReportDefinitions() []report.Definition {
+	out := make([]report.Definition, len(c.Reports))
+	for i, r := range c.Reports {
+		out[i] = reportDefinition(r)
+	}
+	return out
+}
+
+// HostMemory is the memory of this host in bytes (MemTotal), or 0 when it
+// cannot be read (the check is then skipped).
+func HostMemory() int64 {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "MemTotal:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// extraSpecs are the [[service]] entries as supervisor specs.
+func extraSpecs(c *Config) []supervisor.Spec {
+	specs := make([]supervisor.Spec, 0, len(c.Services))
+	for _, s := range c.Services {
+		specs = append(specs, serviceSpec(c, s))
+	}
+	// Dependencies on built-in services resolve against placeholders here;
+	// Plan puts the real ones in.
+	for _, name := range BuiltinServices(c) {
+		specs = append(specs, supervisor.Spec{Name: name})
+	}
+	return specs
+}
+
+// AppsNetwork is the network of [[service]] containers.
+const AppsNetwork = "apps"
+
+func serviceSpec(c *Config, s Service) supervisor.Spec {
+	spec := supervisor.Spec{
+		Name: s.Name, Image: s.Image, Entrypoint: s.Entrypoint, Command: s.Command, Env: s.Env,
+		Networks:     []supervisor.Attachment{{Network: AppsNetwork, Aliases: []string{s.Name}}},
+		MemoryBytes:  int64(s.Memory),
+		Restart:      supervisor.RestartMode(s.Restart),
+		StartTimeout: s.StartTimeout.D(),
+		StopGrace:    s.StopGrace.D(),
+	}
+	if spec.Restart == "" {
+		spec.Restart = supervisor.RestartAlways
+	}
+	if spec.StartTimeout == 0 {
+		spec.StartTimeout = c.Appliance.StartTimeout.D()
+	}
+	if spec.StopGrace == 0 {
+		spec.StopGrace = c.Appliance.StopGrace.D()
+	}
+	for _, p := range s.Ports {
+		if port, err := parsePort(p); err == nil {
+			spec.Ports = append(spec.Ports, port)
+		}
+	}
+	for _, d := range s.DependsOn {
+		if dep, err := parseDependency(d); err == nil {
+			spec.DependsOn = append(spec.DependsOn, dep)
+		}
+	}
+	if len(s.Health) > 0 {
+		spec.Health = &supervisor.Probe{
+			Command: s.Health, Interval: orDefault(s.HealthInterval, 2*time.Second), Timeout: orDefault(s.HealthTimeout, 2*time.Second),
+			StartPeriod: s.HealthStartPeriod.D(), Retries: orDefaultInt(s.HealthRetries, 3),
+		}
+	}
+	return spec
+}
+
+func orDefault(d Duration, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d.D()
+}
+
+func orDefaultInt(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}

@@ -1,0 +1,12 @@
+// Package embed holds the files compiled into the moat binary: the default
+// moat.toml that `moat init` writes and `moat up` uses when there is none.
+//
+// Imported by appliance and main.
+package embed
+
+import _ "embed"
+
+// MoatTOML is the default, commented moat.toml.
+//
+//go:embed moat.toml
+var MoatTOML []byte
