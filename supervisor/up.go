@@ -211,6 +211,11 @@ func (e *Engine) bring(ctx context.Context, spec Spec, in Instance, att *attempt
 	switch {
 	case in.ID != "" && in.State == StateRunning:
 		e.adoptRunning(spec.Name, in)
+	case in.ID != "" && in.State == StateExited && in.ExitCode == 0 && spec.Restart != RestartAlways:
+		// A one-shot that already completed is not run again.
+		e.mu.Lock()
+		e.setPhaseLocked(e.services[spec.Name], PhaseCompleted, "completed earlier (exit code 0)")
+		e.mu.Unlock()
 	case in.ID != "":
 		if err := e.startInstance(ctx, spec.Name, in.ID); err != nil {
 			return err

@@ -1,0 +1,119 @@
+package appliance
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/BurntSushi/toml"
+)
+
+// SecretsFile is the name of the secrets file in the data dir (mode 0600).
+const SecretsFile = "secrets.toml"
+
+// Well-known secret names.
+const (
+	SecretDashboard    = "dashboard"     // dashboard token
+	SecretNotebook     = "notebook"      // Jupyter token
+	SecretConsul       = "consul"        // Consul bootstrap (management) token
+	SecretTrinoShared  = "trino_shared"  // internal-communication.shared-secret
+	SecretManagement   = "moat_password" // Trino password of moat's management user
+	SecretOrchestrator = "orchestrator_password"
+)
+
+// Secrets are moat's generated and user-given secrets. They live only in
+// <data_dir>/secrets.toml and in the environment of the containers that need
+// them; String never prints a value.
+type Secrets struct {
+	path   string
+	values map[string]string
+	dirty  bool
+}
+
+// OpenSecrets reads the secrets file in dataDir, or starts an empty one.
+func OpenSecrets(dataDir string) (*Secrets, error) {
+	s := &Secrets{path: filepath.Join(dataDir, SecretsFile), values: map[string]string{}}
+	data, err := os.ReadFile(s.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading secrets: %w", err)
+	}
+	if fi, err := os.Stat(s.path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%s is readable by other users (mode %v): run `chmod 600 %s`", s.path, fi.Mode().Perm(), s.path)
+	}
+	if _, err := toml.Decode(string(data), &s.values); err != nil {
+		return nil, fmt.Errorf("%s is not valid TOML (%v): fix or remove it (removing it generates new secrets)", s.path, err)
+	}
+	return s, nil
+}
+
+// Get returns a secret.
+func (s *Secrets) Get(name string) (string, bool) {
+	v, ok := s.values[name]
+	return v, ok
+}
+
+// Ensure returns the secret name, generating a random one first if missing.
+func (s *Secrets) Ensure(name string) string {
+	if v, ok := s.values[name]; ok && v != "" {
+		return v
+	}
+	b := make([]byte, 24)
+	rand.Read(b)
+	v := base64.RawURLEncoding.EncodeToString(b)
+	s.values[name] = v
+	s.dirty = true
+	return v
+}
+
+// Set stores a secret given by the user (or learned, like Consul's token).
+func (s *Secrets) Set(name, value string) {
+	if s.values[name] != value {
+		s.values[name] = value
+		s.dirty = true
+	}
+}
+
+// Names lists the secrets, sorted.
+func (s *Secrets) Names() []string {
+	out := make([]string, 0, len(s.values))
+	for k := range s.values {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Save writes the file (mode 0600) atomically when something changed.
+func (s *Secrets) Save() error {
+	if !s.dirty {
+		return nil
+	}
+	var buf bytes.Buffer
+	buf.WriteString("# moat's secrets: generated on first `moat up`. Keep this file private (mode 0600).\n")
+	if err := toml.NewEncoder(&buf).Encode(s.values); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
+		return err
+	}
+	tmp := s.path + ".tmp"
+	if err := os.WriteFile(tmp, buf.Bytes(), 0o600); err != nil {
+		return fmt.Errorf("writing secrets: %w", err)
+	}
+	if err := os.Rename(tmp, s.path); err != nil {
+		return fmt.Errorf("writing secrets: %w", err)
+	}
+	s.dirty = false
+	return nil
+}
+
+// String says how many secrets there are, never what they are.
+func (s *Secrets) String() string { return fmt.Sprintf("%d secrets in %s", len(s.values), s.path) }

@@ -1,0 +1,114 @@
+package appliance
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+
+	"moat/state"
+	"moat/supervisor"
+)
+
+// DataDir is the absolute data directory of c.
+func (c *Config) DataDir() string {
+	d := c.Appliance.DataDir
+	if !filepath.IsAbs(d) {
+		d = filepath.Join(c.Dir, d)
+	}
+	abs, err := filepath.Abs(d)
+	if err != nil {
+		return d
+	}
+	return abs
+}
+
+// Plan turns the config into the topology moat runs.
+func Plan(c *Config, sec *Secrets) (supervisor.Topology, error) {
+	topo := supervisor.Topology{Project: c.Appliance.Project}
+	if len(c.Services) > 0 {
+		topo.Networks = append(topo.Networks, supervisor.Network{Name: AppsNetwork})
+	}
+	builtin, err := planBuiltin(c, sec)
+	if err != nil {
+		return topo, err
+	}
+	topo.Networks = append(topo.Networks, builtin.Networks...)
+	topo.Volumes = append(topo.Volumes, builtin.Volumes...)
+	topo.Services = append(topo.Services, builtin.Services...)
+	for _, s := range c.Services {
+		spec := serviceSpec(c, s)
+		// Extra services reach the built-in ones by name on their networks.
+		for _, n := range builtin.Networks {
+			if !n.Internal && !slices.ContainsFunc(spec.Networks, func(a supervisor.Attachment) bool { return a.Network == n.Name }) {
+				spec.Networks = append(spec.Networks, supervisor.Attachment{Network: n.Name, Aliases: []string{s.Name}})
+			}
+		}
+		topo.Services = append(topo.Services, spec)
+	}
+	if _, err := supervisor.Order(topo.Services); err != nil {
+		return topo, err
+	}
+	return topo, nil
+}
+
+// planBuiltin plans Consul, the sidecars, Trino and the notebook.
+func planBuiltin(c *Config, sec *Secrets) (supervisor.Topology, error) {
+	var t supervisor.Topology
+	if c.Mesh.Enabled || c.Trino.Enabled || c.Notebook.Enabled {
+		return t, fmt.Errorf("the built-in Consul, Trino and notebook services are not planned by this build yet: set [mesh], [trino] and [notebook] enabled = false and declare [[service]] entries")
+	}
+	return t, nil
+}
+
+// Recorder stores the supervisor's transitions in moat's state database:
+// the transition itself, the service's observed row, and an event for the
+// ones a user cares about (failures and restarts).
+type Recorder struct{ Store *state.Store }
+
+var _ supervisor.Recorder = Recorder{}
+
+func (r Recorder) RecordTransition(ctx context.Context, t supervisor.Transition) error {
+	if err := r.Store.RecordTransition(ctx, state.Transition{
+		Service: t.Service, From: string(t.From), To: string(t.To), Reason: t.Reason, At: t.Time,
+	}); err != nil {
+		return err
+	}
+	o := state.ObservedService{
+		Name: t.Service, ContainerID: t.InstanceID, State: string(t.To), Health: string(t.Health),
+		Restarts: t.Restarts, LastProbe: t.LastProbe, WaitingOn: t.WaitingOn, At: t.Time,
+	}
+	if t.To == supervisor.PhaseFailed {
+		o.FailedReason = t.Reason
+	}
+	if err := r.Store.UpdateObserved(ctx, o); err != nil {
+		return err
+	}
+	sev := ""
+	switch t.To {
+	case supervisor.PhaseFailed:
+		sev = state.SeverityError
+	case supervisor.PhaseRestarting, supervisor.PhaseUnhealthy:
+		sev = state.SeverityWarn
+	}
+	if sev == "" {
+		return nil
+	}
+	_, err := r.Store.RecordEvent(ctx, state.Event{
+		At: t.Time, Severity: sev, Kind: "service." + string(t.To), Service: t.Service, Message: t.Reason,
+	})
+	return err
+}
+
+// SetDesired records topo's services as the desired state.
+func SetDesired(ctx context.Context, st *state.Store, topo supervisor.Topology) error {
+	ds := make([]state.DesiredService, 0, len(topo.Services))
+	for _, s := range topo.Services {
+		var deps []string
+		for _, d := range s.DependsOn {
+			deps = append(deps, d.Service+":"+string(d.Condition))
+		}
+		ds = append(ds, state.DesiredService{Name: s.Name, Image: s.Image, ConfigHash: s.ConfigHash(), DependsOn: deps})
+	}
+	return st.SetDesired(ctx, ds)
+}

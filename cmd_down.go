@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"moat/appliance"
+	"moat/supervisor"
+)
+
+func cmdDown() command {
+	c := command{name: "down", args: "[--volumes]", summary: "stop the stack and the background moat",
+		help: `
+Stops the moat that supervises the stack (if any), then stops every container
+of the project in reverse dependency order (graceful shutdown, grace period,
+kill) and removes containers and networks. Volumes are kept unless --volumes.
+
+Example:
+  moat down --volumes`}
+	c.run = func(ctx context.Context, env *cliEnv, args []string) error {
+		fs := c.flags(env)
+		volumes := fs.Bool("volumes", false, "also remove the project's volumes (their data is lost)")
+		return runParsed(func() error {
+			if _, err := c.parse(fs, args, func(n int) bool { return n == 0 }); err != nil {
+				return err
+			}
+			return down(ctx, env, *volumes)
+		})
+	}
+	return c
+}
+
+func down(ctx context.Context, env *cliEnv, volumes bool) error {
+	cfg, err := env.loadConfig()
+	if err != nil {
+		return err
+	}
+	if err := stopSupervisor(ctx, env, cfg); err != nil {
+		return err
+	}
+	s, err := openStack(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	eng := s.engine(env.stdout)
+	if err := eng.Down(ctx, supervisor.DownOptions{Volumes: volumes, DefaultGrace: cfg.Appliance.StopGrace.D()}); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "%s is down\n", cfg.Appliance.Project)
+	return nil
+}
+
+// stopSupervisor asks the moat supervising cfg's stack to stop (it stops the
+// stack in order) and waits until it has released its lock.
+func stopSupervisor(ctx context.Context, env *cliEnv, cfg *appliance.Config) error {
+	pid, err := appliance.ReadPID(cfg.DataDir())
+	if err != nil || pid == 0 {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "stopping the supervising moat (pid %d)\n", pid)
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		return fmt.Errorf("signalling moat pid %d: %w", pid, err)
+	}
+	f, err := os.Open(filepath.Join(cfg.DataDir(), "moat.lock"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	// The supervisor holds the lock until it has stopped the stack: a
+	// blocking lock here returns exactly then.
+	done := make(chan error, 1)
+	go func() { done <- syscall.Flock(int(f.Fd()), syscall.LOCK_SH) }()
+	timeout := 2*cfg.Appliance.StopGrace.D() + time.Minute
+	select {
+	case err := <-done:
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		return err
+	case <-time.After(timeout):
+		return fmt.Errorf("moat pid %d did not stop within %s: see %s", pid, timeout, filepath.Join(cfg.DataDir(), "moat.log"))
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"moat/appliance"
+	"moat/state"
+	"moat/supervisor"
+)
+
+func cmdUp() command {
+	c := command{name: "up", args: "[flags]", summary: "start the stack and supervise it (Ctrl-C stops it)",
+		help: `
+Reads moat.toml (or --config FILE, or the embedded default), checks the host
+(Docker, ports, disk, images), pulls missing images, starts every service in
+dependency order gated on health, then supervises in the foreground: restarts
+with backoff, crash loops marked failed. Ctrl-C stops the stack in reverse
+order. With -d a background moat supervises and 'up' returns once the stack is
+healthy; 'moat down' stops it. Running it again adopts what is running.
+
+Example:
+  moat up --config testdata/test-stack.toml -d`}
+	c.run = func(ctx context.Context, env *cliEnv, args []string) error {
+		fs := c.flags(env)
+		detach := fs.Bool("d", false, "supervise in the background and return once healthy")
+		pull := fs.String("pull", "", "image pull policy: missing, always or never (default: appliance.pull)")
+		open := fs.Bool("open", false, "open the dashboard in the browser")
+		child := fs.Bool("detached-child", false, "internal: the background supervisor of up -d")
+		return runParsed(func() error {
+			if _, err := c.parse(fs, args, func(n int) bool { return n == 0 }); err != nil {
+				return err
+			}
+			if *pull != "" && *pull != "missing" && *pull != "always" && *pull != "never" {
+				return usageError{fmt.Sprintf("invalid --pull %q: must be missing, always or never", *pull), "moat up --pull=never"}
+			}
+			if *detach {
+				return upDetached(ctx, env, args)
+			}
+			return upForeground(ctx, env, upOptions{pull: *pull, open: *open, child: *child})
+		})
+	}
+	return c
+}
+
+type upOptions struct {
+	pull  string
+	open  bool
+	child bool // report readiness on fd 3 to the parent `up -d`
+}
+
+// upForeground starts the stack and supervises it until ctx ends, then stops
+// it in reverse order.
+func upForeground(ctx context.Context, env *cliEnv, o upOptions) error {
+	out := env.stdout
+	var ready *os.File
+	if o.child {
+		ready = os.NewFile(3, "ready")
+		out = io.MultiWriter(env.stdout, ready)
+	}
+	err := superviseStack(ctx, env, o, out, func() {
+		if ready != nil {
+			fmt.Fprintln(ready, readyLine)
+			ready.Close()
+			ready = nil
+		}
+	})
+	if err != nil && ready != nil {
+		fmt.Fprintf(ready, "%s%s\n", errorPrefix, strings.ReplaceAll(err.Error(), "\n", "\n"+errorPrefix))
+	}
+	return err
+}
+
+const (
+	readyLine   = "moat: READY"
+	errorPrefix = "moat: ERROR: "
+)
+
+func superviseStack(ctx context.Context, env *cliEnv, o upOptions, out io.Writer, onReady func()) error {
+	cfg, err := env.loadConfig()
+	if err != nil {
+		return err
+	}
+	lock, err := appliance.AcquireLock(cfg.DataDir())
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	s, err := openStack(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	if o.pull == "" {
+		o.pull = s.cfg.Appliance.Pull
+	}
+	runID, _ := s.store.BeginRun(ctx, state.Run{Command: "up", ConfigPath: s.cfg.Path, PID: os.Getpid()})
+	err = startAndSupervise(ctx, s, o, out, onReady)
+	status, msg := state.StatusOK, ""
+	if err != nil {
+		status, msg = state.StatusFailed, err.Error()
+	}
+	s.store.EndRun(context.WithoutCancel(ctx), runID, status, msg)
+	return err
+}
+
+func startAndSupervise(ctx context.Context, s *stack, o upOptions, out io.Writer, onReady func()) error {
+	if err := appliance.Failed(appliance.Preflight(ctx, s.cfg, s.topo, s.rt, o.pull)); err != nil {
+		return fmt.Errorf("pre-flight found problems; nothing was created:\n%w", err)
+	}
+	if err := pullImages(ctx, s, o.pull, out); err != nil {
+		return err
+	}
+	if err := appliance.SetDesired(ctx, s.store, s.topo); err != nil {
+		return err
+	}
+	eng := s.engine(out)
+	if err := eng.Start(ctx); err != nil {
+		return err
+	}
+	defer eng.Close()
+	fmt.Fprintf(out, "starting %d services of %s (%s runtime)\n", len(s.topo.Services), s.cfg.Appliance.Project, s.rt.Name())
+	if err := eng.Up(ctx, s.topo); err != nil {
+		return fmt.Errorf("up failed; what this attempt created was removed:\n%w", err)
+	}
+	printReady(out, s)
+	onReady()
+	<-ctx.Done()
+	fmt.Fprintln(out, "stopping the stack in reverse order")
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+	defer cancel()
+	return eng.Down(stopCtx, supervisor.DownOptions{DefaultGrace: s.cfg.Appliance.StopGrace.D()})
+}
+
+func printReady(out io.Writer, s *stack) {
+	fmt.Fprintf(out, "all %d services are up\n", len(s.topo.Services))
+	for _, sp := range s.topo.Services {
+		for _, p := range sp.Ports {
+			fmt.Fprintf(out, "  %-22s http://%s:%d\n", sp.Name, p.HostIP, p.HostPort)
+		}
+	}
+}
+
+// pullImages pulls what the policy asks for, with a progress line per image.
+func pullImages(ctx context.Context, s *stack, policy string, out io.Writer) error {
+	im, ok := s.rt.(supervisor.ImageManager)
+	if !ok {
+		return nil
+	}
+	var errs []error
+	for _, img := range appliance.NeedsPull(ctx, s.topo, im, policy) {
+		bar := newProgressBar(out, img)
+		err := im.Pull(ctx, img, bar.update)
+		bar.done(err)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// upDetached starts `moat up --detached-child` in its own session, relays
+// its progress, and returns once it reports the stack healthy.
+func upDetached(ctx context.Context, env *cliEnv, args []string) error {
+	cfg, err := env.loadConfig()
+	if err != nil {
+		return err
+	}
+	if pid, _ := appliance.ReadPID(cfg.DataDir()); pid > 0 {
+		return fmt.Errorf("moat (pid %d) already supervises this stack: `moat status` shows it, `moat down` stops it", pid)
+	}
+	logPath := filepath.Join(cfg.DataDir(), "moat.log")
+	if err := os.MkdirAll(cfg.DataDir(), 0o700); err != nil {
+		return err
+	}
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	childArgs := []string{"up", "--detached-child"}
+	for _, a := range args {
+		if a != "-d" && a != "--d" && a != "-d=true" {
+			childArgs = append(childArgs, a)
+		}
+	}
+	cmd := exec.Command(self, childArgs...)
+	cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = logf, logf, []*os.File{w}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting the background moat: %w", err)
+	}
+	w.Close()
+	defer cmd.Process.Release() // the child outlives us: it is not ours to wait for
+	return relayReadiness(r, env.stdout, cmd.Process.Pid, logPath)
+}
+
+// relayReadiness copies the child's progress until READY or an error.
+func relayReadiness(r io.Reader, out io.Writer, pid int, logPath string) error {
+	sc := bufio.NewScanner(r)
+	var errLines []string
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == readyLine:
+			fmt.Fprintf(out, "moat supervises in the background (pid %d, log %s); `moat down` stops it\n", pid, logPath)
+			return nil
+		case strings.HasPrefix(line, errorPrefix):
+			errLines = append(errLines, strings.TrimPrefix(line, errorPrefix))
+		default:
+			fmt.Fprintln(out, line)
+		}
+	}
+	if len(errLines) > 0 {
+		return errors.New(strings.Join(errLines, "\n"))
+	}
+	return fmt.Errorf("the background moat exited before the stack was healthy: see %s", logPath)
+}

@@ -1,0 +1,29 @@
+// Command moat brings up a zero-trust analytics stack (Consul, sidecars,
+// Trino, Jupyter) on one host through the Docker Engine API and keeps it
+// healthy. Run `moat help` for the commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	if err == nil {
+		return
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(os.Stderr, "moat: %s\nTry: %s\n", ue.message, ue.hint)
+		os.Exit(2)
+	}
+	fmt.Fprintf(os.Stderr, "moat: %v\n", err)
+	os.Exit(1)
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"moat/appliance"
+	"moat/state"
+	"moat/supervisor"
+	"moat/supervisor/docker"
+	"moat/supervisor/process"
+)
+
+// stack is an opened moat project: its config, state, secrets, runtime and
+// planned topology. Commands open one, use it and close it.
+type stack struct {
+	cfg     *appliance.Config
+	store   *state.Store
+	secrets *appliance.Secrets
+	rt      supervisor.Runtime
+	topo    supervisor.Topology
+	closers []func() error
+}
+
+// openStack loads the config and opens everything a command needs.
+func openStack(ctx context.Context, env *cliEnv) (*stack, error) {
+	cfg, err := env.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	s := &stack{cfg: cfg}
+	if s.store, err = state.Open(filepath.Join(cfg.DataDir(), state.FileName)); err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, s.store.Close)
+	if s.secrets, err = appliance.OpenSecrets(cfg.DataDir()); err != nil {
+		s.close()
+		return nil, err
+	}
+	if s.rt, err = newRuntime(ctx, cfg); err != nil {
+		s.close()
+		return nil, err
+	}
+	if s.topo, err = appliance.Plan(cfg, s.secrets); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// newRuntime is the Docker runtime, or local processes with
+// MOAT_RUNTIME=process (hosts without Docker).
+func newRuntime(ctx context.Context, cfg *appliance.Config) (supervisor.Runtime, error) {
+	switch r := os.Getenv("MOAT_RUNTIME"); r {
+	case "", "docker":
+		return docker.New(ctx)
+	case "process":
+		return process.New(filepath.Join(cfg.DataDir(), "processes"))
+	default:
+		return nil, fmt.Errorf("MOAT_RUNTIME=%q: must be docker (the default) or process", r)
+	}
+}
+
+func (s *stack) close() {
+	if c, ok := s.rt.(io.Closer); ok {
+		c.Close()
+	}
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+}
+
+// engine returns a supervisor engine for the stack; progress goes to w.
+func (s *stack) engine(w io.Writer) *supervisor.Engine {
+	a := s.cfg.Appliance
+	var mu sync.Mutex
+	return supervisor.New(supervisor.Options{
+		Project:  a.Project,
+		Runtime:  s.rt,
+		Recorder: appliance.Recorder{Store: s.store},
+		Observer: func(t supervisor.Transition) {
+			mu.Lock()
+			defer mu.Unlock()
+			fmt.Fprintf(w, "%s  %-22s %-10s %s\n", t.Time.Format("15:04:05"), t.Service, t.To, t.Reason)
+		},
+		Warn: func(msg string) {
+			mu.Lock()
+			defer mu.Unlock()
+			fmt.Fprintf(w, "warning: %s\n", msg)
+			s.store.RecordEvent(context.Background(), state.Event{Severity: state.SeverityWarn, Kind: "moat.warning", Message: msg})
+		},
+		Backoff: supervisor.Backoff{
+			Initial: a.RestartBackoffInitial.D(), Max: a.RestartBackoffMax.D(),
+			Factor: 2, Jitter: 0.2, StableAfter: a.StableAfter.D(),
+		},
+		CrashLoop:           supervisor.CrashLoop{Failures: a.CrashLoopFailures, Window: a.CrashLoopWindow.D()},
+		DefaultStartTimeout: a.StartTimeout.D(),
+	})
+}
+
+// instance finds the current instance of service name.
+func (s *stack) instance(ctx context.Context, name string) (supervisor.Instance, error) {
+	inv, err := s.rt.List(ctx, s.cfg.Appliance.Project)
+	if err != nil {
+		return supervisor.Instance{}, err
+	}
+	var names []string
+	for _, in := range inv.Instances {
+		if in.Service == name {
+			return in, nil
+		}
+		names = append(names, in.Service)
+	}
+	if len(names) == 0 {
+		return supervisor.Instance{}, fmt.Errorf("no service %q is running: the stack is down (`moat up`)", name)
+	}
+	return supervisor.Instance{}, fmt.Errorf("no service %q: the stack has %s", name, strings.Join(names, ", "))
+}
+
+func since(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return time.Since(t).Round(time.Second).String()
+}

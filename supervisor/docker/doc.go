@@ -1,0 +1,13 @@
+// Package docker is supervisor.Runtime (and supervisor.ImageManager) on the
+// Docker Engine API, through github.com/docker/docker/client with API version
+// negotiation (engines from API 1.41, Docker 20.10, up).
+//
+// It maps a runtime-neutral supervisor.Spec onto a container named
+// <project>-<service>, networks and volumes named <project>_<name>, every one
+// labelled with supervisor.LabelProject so that List finds exactly what moat
+// created. It never adopts or removes an object without that label, and never
+// sets a Docker restart policy: the supervisor decides restarts.
+//
+// Importers: the wiring in main (through appliance) and the supervisor's
+// integration tests. Nothing else should know it is Docker underneath.
+package docker

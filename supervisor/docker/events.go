@@ -1,0 +1,108 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/filters"
+
+	"moat/supervisor"
+)
+
+// Events streams the project's container events from the engine's event
+// stream (no polling). It ends when ctx does (both channels close, no
+// error), or when the stream breaks (the error, then both close).
+func (r *Runtime) Events(ctx context.Context, project string) (<-chan supervisor.Event, <-chan error) {
+	f := filters.NewArgs(
+		filters.Arg("type", string(events.ContainerEventType)),
+		filters.Arg("label", supervisor.LabelProject+"="+project),
+	)
+	for _, a := range []events.Action{events.ActionStart, events.ActionDie, events.ActionHealthStatus, events.ActionOOM, events.ActionDestroy} {
+		f.Add("event", string(a))
+	}
+	msgs, errs := r.cli.Events(ctx, events.ListOptions{Filters: f})
+	out, outErr := make(chan supervisor.Event), make(chan error, 1)
+	go func() {
+		defer close(out)
+		defer close(outErr)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case err := <-errs:
+				if ctx.Err() == nil && err != nil {
+					outErr <- streamError(r.cli.DaemonHost(), err)
+				}
+				return
+			case m := <-msgs:
+				ev, ok := event(m)
+				if !ok {
+					continue
+				}
+				select {
+				case out <- ev:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out, outErr
+}
+
+func streamError(host string, err error) error {
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	return fmt.Errorf("Docker event stream from %s broke: %w", host, err)
+}
+
+// event maps an engine message; ok is false for one moat does not use.
+func event(m events.Message) (supervisor.Event, bool) {
+	ev := supervisor.Event{
+		Time:    time.Unix(0, m.TimeNano),
+		ID:      m.Actor.ID,
+		Service: m.Actor.Attributes[supervisor.LabelService],
+	}
+	switch {
+	case m.Action == events.ActionStart:
+		ev.Kind = supervisor.EventStart
+	case m.Action == events.ActionDie:
+		ev.Kind = supervisor.EventDie
+		ev.ExitCode, _ = strconv.Atoi(m.Actor.Attributes["exitCode"])
+	case m.Action == events.ActionOOM:
+		ev.Kind = supervisor.EventOOM
+	case m.Action == events.ActionDestroy:
+		ev.Kind = supervisor.EventRemove
+	case strings.HasPrefix(string(m.Action), string(events.ActionHealthStatus)):
+		h, ok := healthOf(m)
+		if !ok {
+			return ev, false
+		}
+		ev.Kind, ev.Health = supervisor.EventHealth, h
+	default:
+		return ev, false
+	}
+	return ev, true
+}
+
+// healthOf reads a health_status event. The engine puts the status in the
+// action ("health_status: healthy", as API 1.41 does); for a bare
+// "health_status" action, which the client's types also name, the status is
+// looked for in the event's attributes.
+func healthOf(m events.Message) (supervisor.Health, bool) {
+	status, found := strings.CutPrefix(string(m.Action), string(events.ActionHealthStatus)+":")
+	if !found {
+		status = m.Actor.Attributes["healthStatus"]
+	}
+	switch h := supervisor.Health(strings.TrimSpace(status)); h {
+	case supervisor.HealthHealthy, supervisor.HealthUnhealthy, supervisor.HealthStarting:
+		return h, true
+	}
+	return "", false
+}
