@@ -116,13 +116,18 @@ func doctor(ctx context.Context, env *cliEnv) error {
 			fmt.Fprintf(env.stdout, "     fix: %s\n", ck.Fix)
 		}
 	}
+	cfg, err := env.loadConfig()
+	if err != nil {
+		report(appliance.Check{Name: "config", Detail: err.Error(), Fix: "correct the lines named above"})
+		return errors.New("doctor found problems")
+	}
+	report(appliance.Check{Name: "config", OK: true, Detail: configName(cfg) + " is valid"})
 	s, err := openStack(ctx, env)
 	if err != nil {
-		report(appliance.Check{Name: "config and engine", Detail: err.Error()})
+		report(appliance.Check{Name: "stack", Detail: err.Error()})
 		return errors.New("doctor found problems")
 	}
 	defer s.close()
-	report(appliance.Check{Name: "config", OK: true, Detail: configName(s.cfg) + " is valid"})
 	checks := appliance.Preflight(ctx, s.cfg, s.topo, s.rt, s.cfg.Appliance.Pull)
 	for _, ck := range checks {
 		report(ck)

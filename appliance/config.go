@@ -157,6 +157,7 @@ type Service struct {
 	Command           []string          `toml:"command"`
 	Env               map[string]string `toml:"env"`
 	Ports             []string          `toml:"ports"`
+	Volumes           []string          `toml:"volumes"`
 	DependsOn         []string          `toml:"depends_on"`
 	Health            []string          `toml:"health"`
 	HealthInterval    Duration          `toml:"health_interval"`

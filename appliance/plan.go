@@ -134,6 +134,11 @@ func serviceSpec(c *Config, s Service) supervisor.Spec {
 			spec.Ports = append(spec.Ports, port)
 		}
 	}
+	for _, v := range s.Volumes {
+		if m, err := parseVolume(v); err == nil {
+			spec.Mounts = append(spec.Mounts, m)
+		}
+	}
 	for _, d := range s.DependsOn {
 		if dep, err := parseDependency(d); err == nil {
 			spec.DependsOn = append(spec.DependsOn, dep)

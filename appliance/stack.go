@@ -36,8 +36,15 @@ func Plan(c *Config, sec *Secrets) (supervisor.Topology, error) {
 	topo.Networks = append(topo.Networks, builtin.Networks...)
 	topo.Volumes = append(topo.Volumes, builtin.Volumes...)
 	topo.Services = append(topo.Services, builtin.Services...)
+	vols := map[string]bool{}
 	for _, s := range c.Services {
 		spec := serviceSpec(c, s)
+		for _, m := range spec.Mounts {
+			if !vols[m.Volume] {
+				vols[m.Volume] = true
+				topo.Volumes = append(topo.Volumes, supervisor.Volume{Name: m.Volume})
+			}
+		}
 		// Extra services reach the built-in ones by name on their networks.
 		for _, n := range builtin.Networks {
 			if !n.Internal && !slices.ContainsFunc(spec.Networks, func(a supervisor.Attachment) bool { return a.Network == n.Name }) {

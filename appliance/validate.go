@@ -396,6 +396,11 @@ func (k *checker) services(c *Config) {
 			}
 			hostPorts[hp] = s.Name
 		}
+		for _, v := range s.Volumes {
+			if _, err := parseVolume(v); err != nil {
+				k.add(f+".volumes", s.Volumes, "%v", err)
+			}
+		}
 		for _, d := range s.DependsOn {
 			if _, err := parseDependency(d); err != nil {
 				k.add(f+".depends_on", s.DependsOn, "%v", err)
@@ -437,6 +442,23 @@ func parsePort(s string) (supervisor.Port, error) {
 		return supervisor.Port{}, bad
 	}
 	return supervisor.Port{HostIP: ip, HostPort: host, ContainerPort: cont}, nil
+}
+
+// parseVolume reads "NAME:/path[:ro]": the project volume NAME at /path.
+func parseVolume(s string) (supervisor.Mount, error) {
+	parts := strings.Split(s, ":")
+	bad := fmt.Errorf("%q is not a volume mount: write NAME:/path or NAME:/path:ro, e.g. data:/var/lib/data", s)
+	if len(parts) < 2 || len(parts) > 3 || !nameRe.MatchString(parts[0]) || !strings.HasPrefix(parts[1], "/") {
+		return supervisor.Mount{}, bad
+	}
+	m := supervisor.Mount{Volume: parts[0], Target: parts[1]}
+	if len(parts) == 3 {
+		if parts[2] != "ro" {
+			return supervisor.Mount{}, bad
+		}
+		m.ReadOnly = true
+	}
+	return m, nil
 }
 
 // parseDependency reads "NAME" (healthy), "NAME:started" or "NAME:completed".

@@ -8,11 +8,22 @@ import (
 
 // apply updates the engine from one runtime event.
 func (e *Engine) apply(ev Event) {
+	var probe string
+	if ev.Kind == EventHealth {
+		// Health events carry no output: the probe's last words explain
+		// an unhealthy service.
+		if in, err := e.o.Runtime.Inspect(e.ctx, ev.ID); err == nil {
+			probe = in.LastProbe
+		}
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	s := e.byIDLocked(ev.ID, ev.Service)
 	if s == nil {
 		return // not ours (yet): Up adopts or removes it
+	}
+	if probe != "" {
+		s.lastProbe = probe
 	}
 	switch ev.Kind {
 	case EventStart:
@@ -95,8 +106,11 @@ func (e *Engine) onHealthLocked(s *service, h Health) {
 		if s.phase == PhaseStopping || s.stopping {
 			return
 		}
+		wasUp := s.phase == PhaseHealthy
 		e.setPhaseLocked(s, PhaseUnhealthy, "health probe failing: "+s.lastProbe)
-		if s.spec.Restart != RestartNever && s.id != "" {
+		// A service that never became healthy since it started is left to
+		// its start timeout; one that was healthy and fails is restarted.
+		if wasUp && s.spec.Restart != RestartNever && s.id != "" {
 			// Docker does not restart an unhealthy container; moat does,
 			// through the same path as a crash.
 			id := s.id

@@ -320,8 +320,11 @@ func (e *Engine) waitUp(ctx context.Context, spec Spec) error {
 	}
 	e.mu.Lock()
 	s := e.services[spec.Name]
-	probe, phase := s.lastProbe, s.phase
+	probe, phase, id := s.lastProbe, s.phase, s.id
 	e.mu.Unlock()
+	if in, err := e.o.Runtime.Inspect(ctx, id); err == nil && in.LastProbe != "" {
+		probe = in.LastProbe
+	}
 	msg := fmt.Sprintf("%s did not become %s within %s (it is %s)", spec.Name, cond, timeout, phase)
 	if probe != "" {
 		msg += "; last probe: " + probe
@@ -360,6 +363,14 @@ func (e *Engine) rollback(att *attempt) error {
 	var errs []error
 	ids := slices.Clone(att.instances)
 	slices.Reverse(ids)
+	e.mu.Lock()
+	for _, s := range e.services {
+		s.stopping = true // nothing is restarted once up has failed
+		if s.restartTimer != nil {
+			s.restartTimer.Stop()
+		}
+	}
+	e.mu.Unlock()
 	for _, id := range ids {
 		if err := e.o.Runtime.Remove(ctx, id); err != nil && !errors.Is(err, ErrNotFound) {
 			errs = append(errs, fmt.Errorf("rollback: removing %s: %w", id, err))

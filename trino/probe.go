@@ -1,0 +1,122 @@
+package trino
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// NodeInfo is a node's GET /v1/info: public, no authentication.
+type NodeInfo struct {
+	Version     string
+	Environment string
+	Coordinator bool
+	Starting    bool
+	Uptime      string
+}
+
+type infoJSON struct {
+	NodeVersion struct {
+		Version string `json:"version"`
+	} `json:"nodeVersion"`
+	Environment string `json:"environment"`
+	Coordinator bool   `json:"coordinator"`
+	Starting    bool   `json:"starting"`
+	Uptime      string `json:"uptime"`
+}
+
+// maxBody bounds what is read from a small Trino answer.
+const maxBody = 64 << 10
+
+// Info reads baseURL/v1/info. A node is ready for work when Starting is false.
+func Info(ctx context.Context, client *http.Client, baseURL string) (NodeInfo, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(baseURL, "/")+"/v1/info", nil)
+	if err != nil {
+		return NodeInfo{}, fmt.Errorf("trino info: %w", err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return NodeInfo{}, fmt.Errorf("trino info at %s: %w", baseURL, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return NodeInfo{}, fmt.Errorf("trino info at %s: reading the answer: %w", baseURL, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return NodeInfo{}, fmt.Errorf("trino info at %s: %s: %s", baseURL, resp.Status, snippet(body))
+	}
+	var j infoJSON
+	if err := json.Unmarshal(body, &j); err != nil {
+		return NodeInfo{}, fmt.Errorf("trino info at %s: not Trino's /v1/info answer: %w", baseURL, err)
+	}
+	return NodeInfo{Version: j.NodeVersion.Version, Environment: j.Environment, Coordinator: j.Coordinator, Starting: j.Starting, Uptime: j.Uptime}, nil
+}
+
+// ActiveWorkersSQL counts the workers the coordinator can schedule on.
+const ActiveWorkersSQL = "SELECT count(*) FROM system.runtime.nodes WHERE coordinator = false AND state = 'active'"
+
+// ActiveWorkers runs ActiveWorkersSQL; the cluster is ready when it equals
+// the number of workers.
+func ActiveWorkers(ctx context.Context, db *sql.DB) (int, error) {
+	var n int
+	if err := db.QueryRowContext(ctx, ActiveWorkersSQL).Scan(&n); err != nil {
+		return 0, fmt.Errorf("counting active Trino workers: %w", MapError(err))
+	}
+	return n, nil
+}
+
+// Shutdown asks the node at baseURL to shut down gracefully: it stops taking
+// tasks, finishes the running ones within shutdown.grace-period and exits.
+// user needs system_information write (the management user). baseURL must be
+// https: Trino refuses a password over plain HTTP, and it must not travel in
+// clear text anyway.
+func Shutdown(ctx context.Context, client *http.Client, baseURL, user, password string) error {
+	u, err := url.Parse(baseURL)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("trino shutdown: %q is not a URL", baseURL)
+	}
+	if u.Scheme != "https" {
+		return fmt.Errorf("trino shutdown: refusing to send the password of %s over %s to %s; use https", user, u.Scheme, u.Host)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, strings.TrimSuffix(baseURL, "/")+"/v1/info/state", strings.NewReader(`"SHUTTING_DOWN"`))
+	if err != nil {
+		return fmt.Errorf("trino shutdown: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Trino-User", user)
+	req.SetBasicAuth(user, password)
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("trino shutdown of %s: %w", u.Host, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return nil
+	case http.StatusUnauthorized:
+		return fmt.Errorf("trino shutdown of %s: %s: %s: check user %s's password (password file and secret)", u.Host, resp.Status, snippet(body), user)
+	case http.StatusForbidden:
+		return fmt.Errorf("trino shutdown of %s: %s: user %s needs system_information write in rules.json (%s)", u.Host, resp.Status, user, snippet(body))
+	default:
+		return fmt.Errorf("trino shutdown of %s: %s: %s", u.Host, resp.Status, snippet(body))
+	}
+}
+
+// snippet shortens a response body for an error message.
+func snippet(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	if s == "" {
+		return "(empty answer)"
+	}
+	return s
+}
