@@ -10,10 +10,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"moat/appliance"
+	"moat/report"
 	"moat/state"
 	"moat/supervisor"
 )
@@ -128,17 +130,77 @@ func startAndSupervise(ctx context.Context, s *stack, o upOptions, out io.Writer
 		return err
 	}
 	defer eng.Close()
+	mctx, stopMirror := context.WithCancel(ctx)
+	var mirror sync.WaitGroup
+	mirror.Add(1)
+	go func() {
+		defer mirror.Done()
+		mirrorHealth(mctx, s, eng)
+	}()
+	defer func() {
+		stopMirror()
+		mirror.Wait()
+	}()
 	fmt.Fprintf(out, "starting %d services of %s (%s runtime)\n", len(s.topo.Services), s.cfg.Appliance.Project, s.rt.Name())
 	if err := eng.Up(ctx, s.topo); err != nil {
 		return fmt.Errorf("up failed; what this attempt created was removed:\n%w", err)
 	}
 	printReady(out, s)
 	onReady()
-	<-ctx.Done()
+	if o.open {
+		openBrowser(dashboardURL(s))
+	}
+	scheduleReports(ctx, s, out)
 	fmt.Fprintln(out, "stopping the stack in reverse order")
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 	defer cancel()
 	return eng.Down(stopCtx, supervisor.DownOptions{DefaultGrace: s.cfg.Appliance.StopGrace.D()})
+}
+
+// mirrorHealth keeps Consul's TTL checks of the mesh services equal to what
+// moat observes until ctx ends (the checks expire unless refreshed).
+func mirrorHealth(ctx context.Context, s *stack, eng *supervisor.Engine) {
+	if s.control == nil {
+		return
+	}
+	tick := time.NewTicker(10 * time.Second)
+	defer tick.Stop()
+	for {
+		for _, st := range eng.Status() {
+			s.control.MirrorHealth(ctx, supervisor.Transition{Service: st.Name, To: st.Phase, Reason: st.Reason})
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// scheduleReports runs the scheduled reports until ctx ends.
+func scheduleReports(ctx context.Context, s *stack, out io.Writer) {
+	if s.control == nil || !s.cfg.Trino.Enabled {
+		<-ctx.Done()
+		return
+	}
+	r, done, err := s.runner(ctx)
+	if err != nil {
+		fmt.Fprintf(out, "warning: scheduled reports are off: %v\n", err)
+		<-ctx.Done()
+		return
+	}
+	defer done()
+	appliance.ScheduleReports(ctx, s.cfg.ReportDefinitions(), func(ctx context.Context, d report.Definition) {
+		if res, err := r.Run(ctx, d); err != nil {
+			fmt.Fprintf(out, "report %s failed: %v\n", d.Name, err)
+		} else {
+			fmt.Fprintf(out, "report %s: %d rows → %s\n", d.Name, res.Meta.Rows, res.Path)
+		}
+	})
+}
+
+func dashboardURL(s *stack) string {
+	return fmt.Sprintf("http://%s/?token=%s", s.cfg.Dashboard.Listen, s.secrets.Ensure(appliance.SecretDashboard))
 }
 
 func printReady(out io.Writer, s *stack) {

@@ -25,6 +25,7 @@ type stack struct {
 	secrets *appliance.Secrets
 	rt      supervisor.Runtime
 	topo    supervisor.Topology
+	control *appliance.Control // nil when the mesh is off
 	closers []func() error
 }
 
@@ -50,6 +51,15 @@ func openStack(ctx context.Context, env *cliEnv) (*stack, error) {
 	if s.topo, err = appliance.Plan(cfg, s.secrets); err != nil {
 		s.close()
 		return nil, err
+	}
+	if err := s.secrets.Save(); err != nil {
+		s.close()
+		return nil, err
+	}
+	if cfg.Mesh.Enabled {
+		s.control = appliance.NewControl(cfg, s.secrets)
+		s.control.AttachGates(&s.topo)
+		s.closers = append(s.closers, func() error { s.control.Close(); return nil })
 	}
 	return s, nil
 }

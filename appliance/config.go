@@ -55,6 +55,9 @@ type Mesh struct {
 	// CoordinatorPort is the host loopback port where the coordinator's
 	// sidecar is published for moat's own mTLS client.
 	CoordinatorPort int `toml:"coordinator_port"`
+	// NotebookSidecarPort is the notebook's sidecar on 127.0.0.1 (for
+	// `moat verify`; it too accepts mesh mTLS only).
+	NotebookSidecarPort int `toml:"notebook_sidecar_port"`
 }
 
 // Trino is the coordinator and its workers.
@@ -98,8 +101,6 @@ type Policy struct {
 	Privileges []string       `toml:"privileges"`
 	RowFilter  string         `toml:"row_filter"`
 	Columns    []ColumnPolicy `toml:"column"`
-	// Impersonate lists users this user may run queries as.
-	Impersonate []string `toml:"impersonate"`
 }
 
 // ColumnPolicy masks or denies one column.
@@ -115,6 +116,10 @@ type Notebook struct {
 	Image   string `toml:"image"`
 	Port    int    `toml:"port"`
 	User    string `toml:"user"`
+	// Command replaces the image's command ([] keeps it).
+	Command []string `toml:"command"`
+	// HealthCheck runs inside the notebook container; passing = healthy.
+	HealthCheck []string `toml:"health_check"`
 }
 
 // Report is an SQL report rendered into static HTML.

@@ -73,6 +73,21 @@ func (s *Secrets) Ensure(name string) string {
 	return v
 }
 
+// EnsureUUID is Ensure for secrets that must be UUIDs (Consul ACL tokens).
+func (s *Secrets) EnsureUUID(name string) string {
+	if v, ok := s.values[name]; ok && v != "" {
+		return v
+	}
+	b := make([]byte, 16)
+	rand.Read(b)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	v := fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+	s.values[name] = v
+	s.dirty = true
+	return v
+}
+
 // Set stores a secret given by the user (or learned, like Consul's token).
 func (s *Secrets) Set(name, value string) {
 	if s.values[name] != value {

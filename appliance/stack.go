@@ -2,7 +2,6 @@ package appliance
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 	"slices"
 
@@ -59,14 +58,6 @@ func Plan(c *Config, sec *Secrets) (supervisor.Topology, error) {
 	return topo, nil
 }
 
-// planBuiltin plans Consul, the sidecars, Trino and the notebook.
-func planBuiltin(c *Config, sec *Secrets) (supervisor.Topology, error) {
-	var t supervisor.Topology
-	if c.Mesh.Enabled || c.Trino.Enabled || c.Notebook.Enabled {
-		return t, fmt.Errorf("the built-in Consul, Trino and notebook services are not planned by this build yet: set [mesh], [trino] and [notebook] enabled = false and declare [[service]] entries")
-	}
-	return t, nil
-}
 
 // Recorder stores the supervisor's transitions in moat's state database:
 // the transition itself, the service's observed row, and an event for the

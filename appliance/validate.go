@@ -155,6 +155,7 @@ func (k *checker) mesh(c *Config) {
 	}
 	k.port("mesh.http_port", m.HTTPPort)
 	k.port("mesh.coordinator_port", m.CoordinatorPort)
+	k.port("mesh.notebook_sidecar_port", m.NotebookSidecarPort)
 	k.subnet("mesh.subnet", m.Subnet)
 	if m.LeafCertTTL < Duration(time.Hour) {
 		k.add("mesh.leaf_cert_ttl", m.LeafCertTTL, "must be at least 1h (Consul's minimum)")
@@ -173,6 +174,9 @@ func (k *checker) trino(c *Config) {
 		return
 	}
 	k.image("trino.image", t.Image)
+	if !c.Mesh.Enabled {
+		k.add("trino.enabled", t.Enabled, "Trino is reached only through the mesh: enable [mesh] too, or set trino.enabled = false")
+	}
 	if t.Version < 400 {
 		k.add("trino.version", t.Version, "must be the Trino release the image runs (400 or later), e.g. 483")
 	}
@@ -266,7 +270,7 @@ func (k *checker) users(c *Config) {
 	}
 }
 
-func (c *Config) hasUser(name string) bool {
+func (c *Config) HasUser(name string) bool {
 	return slices.ContainsFunc(c.Users, func(u User) bool { return u.Name == name })
 }
 
@@ -279,7 +283,7 @@ var privileges = []string{"SELECT", "INSERT", "DELETE", "UPDATE", "OWNERSHIP", "
 func (k *checker) policies(c *Config) {
 	for i, p := range c.Policies {
 		f := fmt.Sprintf("policy[%d]", i)
-		if !c.hasUser(p.User) {
+		if !c.HasUser(p.User) {
 			k.add(f+".user", p.User, "is not a [[user]]; declare the user or fix the name")
 		}
 		if p.Catalog != "*" && !c.hasCatalog(p.Catalog) {
@@ -302,11 +306,6 @@ func (k *checker) policies(c *Config) {
 				k.add(cf, nil, "set exactly one of mask (an SQL expression) or deny = true")
 			}
 		}
-		for _, u := range p.Impersonate {
-			if !c.hasUser(u) {
-				k.add(f+".impersonate", p.Impersonate, "%q is not a [[user]]", u)
-			}
-		}
 	}
 }
 
@@ -317,7 +316,7 @@ func (k *checker) notebook(c *Config) {
 	}
 	k.image("notebook.image", n.Image)
 	k.port("notebook.port", n.Port)
-	if c.Trino.Enabled && !c.hasUser(n.User) {
+	if c.Trino.Enabled && !c.HasUser(n.User) {
 		k.add("notebook.user", n.User, "is not a [[user]]; the notebook connects to Trino as this user")
 	}
 	if !c.Mesh.Enabled || !c.Trino.Enabled {
@@ -338,7 +337,7 @@ func (k *checker) reports(c *Config) {
 		if strings.TrimSpace(r.SQL) == "" {
 			k.add(f+".sql", r.SQL, "must be an SQL query")
 		}
-		if !c.hasUser(r.RunAs) {
+		if !c.HasUser(r.RunAs) {
 			k.add(f+".run_as", r.RunAs, "is not a [[user]]; a report runs as one of them so that their masks and filters apply")
 		}
 		if err := reportDefinition(r).Validate(); err != nil {

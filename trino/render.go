@@ -79,13 +79,16 @@ func configProperties(c Cluster, n Node) []byte {
 	p.set("http-server.http.port", strconv.Itoa(c.httpPort()))
 	p.set("http-server.https.enabled", "true")
 	p.set("http-server.https.port", strconv.Itoa(c.httpsPort()))
-	p.set("http-server.https.keystore.path", KeystorePath)
 	p.set("discovery.uri", fmt.Sprintf("https://%s:%d", c.Coordinator.IP, c.httpsPort()))
 	p.set("internal-communication.shared-secret", envRef(SharedSecretEnv))
 	p.set("internal-communication.https.required", "true")
 	p.set("http-server.authentication.type", "PASSWORD")
 	if coord {
+		// Only requests that came through the sidecar's TLS (marked
+		// X-Forwarded-Proto: https by moat's client) may authenticate;
+		// plain HTTP must not fall back to an unauthenticated X-Trino-User.
 		p.set("http-server.process-forwarded", "true")
+		p.set("http-server.authentication.allow-insecure-over-http", "false")
 	}
 	p.set("query.max-memory", trinoSize(c.Memory.QueryMaxMemory))
 	p.set("query.max-memory-per-node", trinoSize(m.QueryMaxMemoryPerNode))

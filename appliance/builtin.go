@@ -1,0 +1,349 @@
+package appliance
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"moat/mesh"
+	"moat/supervisor"
+	"moat/trino"
+)
+
+// Networks, volumes and fixed addresses of the built-in services.
+const (
+	MeshNetwork   = "mesh"  // Consul, the coordinator's namespace, the notebook
+	TrinoNetwork  = "trino" // internal: coordinator and workers only
+	ConsulVolume  = "consul-data"
+	TrinoHTTPPort = 8080
+	// SidecarPort is the public (mTLS) listener of every sidecar inside
+	// its application's namespace.
+	SidecarPort = 21000
+	// NotebookUpstreamPort is where the notebook reaches Trino: its
+	// sidecar's upstream on 127.0.0.1.
+	NotebookUpstreamPort = 8080
+	consulConfigPath     = "/consul/config/server.json"
+)
+
+// Addresses are the fixed IPs the plan gives the built-in services.
+type Addresses struct {
+	Consul, CoordinatorMesh, Notebook netip.Addr // on the mesh network
+	Coordinator                       netip.Addr // on the trino network
+	Workers                           []netip.Addr
+}
+
+// nth returns the n-th address of prefix.
+func nth(p netip.Prefix, n int) netip.Addr {
+	a := p.Masked().Addr()
+	for range n {
+		a = a.Next()
+	}
+	return a
+}
+
+// PlanAddresses derives the fixed IPs from the configured subnets.
+func PlanAddresses(c *Config) Addresses {
+	m, _ := netip.ParsePrefix(c.Mesh.Subnet)
+	t, _ := netip.ParsePrefix(c.Trino.Subnet)
+	a := Addresses{Consul: nth(m, 2), CoordinatorMesh: nth(m, 3), Notebook: nth(m, 4), Coordinator: nth(t, 10)}
+	for i := 1; i <= c.Trino.Workers; i++ {
+		a.Workers = append(a.Workers, nth(t, 10+i))
+	}
+	return a
+}
+
+// secret names derived from config names.
+func userSecret(user string) string     { return "user_" + user }
+func tokenSecret(service string) string { return "consul_token_" + strings.ReplaceAll(service, "-", "_") }
+func catalogEnv(secret string) string   { return "MOAT_SECRET_" + strings.ToUpper(secret) }
+
+// planBuiltin plans Consul, the sidecars, Trino and the notebook.
+func planBuiltin(c *Config, sec *Secrets) (supervisor.Topology, error) {
+	var t supervisor.Topology
+	addr := PlanAddresses(c)
+	if c.Mesh.Enabled {
+		m, _ := netip.ParsePrefix(c.Mesh.Subnet)
+		t.Networks = append(t.Networks, supervisor.Network{Name: MeshNetwork, Subnet: m.Masked().String(), Gateway: nth(m, 1).String()})
+		t.Volumes = append(t.Volumes, supervisor.Volume{Name: ConsulVolume})
+		spec, err := consulSpec(c, sec, addr)
+		if err != nil {
+			return t, err
+		}
+		t.Services = append(t.Services, spec)
+	}
+	if c.Trino.Enabled {
+		tp, _ := netip.ParsePrefix(c.Trino.Subnet)
+		t.Networks = append(t.Networks, supervisor.Network{Name: TrinoNetwork, Internal: true, Subnet: tp.Masked().String(), Gateway: nth(tp, 1).String()})
+		specs, err := trinoSpecs(c, sec, addr)
+		if err != nil {
+			return t, err
+		}
+		t.Services = append(t.Services, specs...)
+		t.Services = append(t.Services, sidecarSpec(c, sec, ServiceCoordinator))
+	}
+	if c.Notebook.Enabled {
+		t.Services = append(t.Services, notebookSpec(c, sec, addr), sidecarSpec(c, sec, ServiceNotebook))
+	}
+	return t, nil
+}
+
+func consulSpec(c *Config, sec *Secrets, addr Addresses) (supervisor.Spec, error) {
+	conf, err := mesh.ServerConfig(mesh.ServerOptions{
+		Datacenter: c.Mesh.Datacenter, NodeName: ServiceConsul, HTTPPort: 8500,
+		ManagementToken: sec.EnsureUUID(SecretConsul), LeafCertTTL: c.Mesh.LeafCertTTL.D(),
+	})
+	if err != nil {
+		return supervisor.Spec{}, err
+	}
+	return supervisor.Spec{
+		Name: ServiceConsul, Image: c.Mesh.ConsulImage,
+		Entrypoint: []string{"/bin/consul"},
+		Command:    []string{"agent", "-config-file=" + consulConfigPath},
+		Files:      []supervisor.File{{Path: consulConfigPath, Mode: 0o600, Content: conf}},
+		Networks:   []supervisor.Attachment{{Network: MeshNetwork, IP: addr.Consul.String(), Aliases: []string{ServiceConsul}}},
+		Ports:      []supervisor.Port{{HostIP: "127.0.0.1", HostPort: c.Mesh.HTTPPort, ContainerPort: 8500}},
+		Mounts:     []supervisor.Mount{{Volume: ConsulVolume, Target: mesh.ServerDataDir}},
+		Restart:    supervisor.RestartAlways, StartTimeout: c.Appliance.StartTimeout.D(), StopGrace: c.Appliance.StopGrace.D(),
+	}, nil
+}
+
+// TrinoCluster is the trino package's view of the configured cluster.
+func TrinoCluster(c *Config, sec *Secrets) trino.Cluster {
+	addr := PlanAddresses(c)
+	cl := trino.Cluster{
+		Environment: c.Trino.Environment, Version: c.Trino.Version,
+		Coordinator: trino.Node{ID: ServiceCoordinator, IP: addr.Coordinator},
+		HTTPPort:    TrinoHTTPPort, Memory: memoryPlan(c), GracePeriod: c.Trino.ShutdownGrace.D(),
+		System:      trino.SystemUsers{Management: ManagementUser, Orchestrator: OrchestratorUser},
+		Policies:    trinoPolicies(c),
+	}
+	for i, ip := range addr.Workers {
+		cl.Workers = append(cl.Workers, trino.Node{ID: ServiceWorker + "-" + strconv.Itoa(i+1), IP: ip})
+	}
+	for _, cat := range c.Catalogs {
+		tc := trino.Catalog{Name: cat.Name, Connector: cat.Connector, Properties: cat.Properties}
+		for prop, secret := range cat.Secrets {
+			if tc.SecretEnv == nil {
+				tc.SecretEnv = map[string]string{}
+			}
+			tc.SecretEnv[prop] = catalogEnv(secret)
+		}
+		cl.Catalogs = append(cl.Catalogs, tc)
+	}
+	return cl
+}
+
+func memoryPlan(c *Config) trino.MemoryPlan {
+	t := c.Trino
+	return trino.PlanMemory(trino.MemoryInput{
+		Workers: t.Workers, CoordinatorHeap: int64(t.CoordinatorHeap), WorkerHeap: int64(t.WorkerHeap),
+		QueryMaxMemoryPerNode: int64(t.QueryMaxMemoryPerNode), QueryMaxMemory: int64(t.QueryMaxMemory),
+		HeadroomPercent: t.HeapHeadroomPercent,
+		Fields: trino.MemoryFields{
+			CoordinatorHeap: "trino.coordinator_heap", WorkerHeap: "trino.worker_heap",
+			QueryMaxMemoryPerNode: "trino.query_max_memory_per_node", QueryMaxMemory: "trino.query_max_memory",
+			Workers: "trino.workers",
+		},
+	})
+}
+
+// trinoPolicies turns [[policy]] into Trino access rules; report owners may
+// be impersonated by the orchestrator.
+func trinoPolicies(c *Config) trino.Policies {
+	owners := map[string]bool{}
+	for _, r := range c.Reports {
+		owners[r.RunAs] = true
+	}
+	byUser := map[string]*trino.UserPolicy{}
+	var order []string
+	for _, u := range c.Users {
+		byUser[u.Name] = &trino.UserPolicy{User: u.Name, ReportOwner: owners[u.Name]}
+		order = append(order, u.Name)
+	}
+	for _, p := range c.Policies {
+		up := byUser[p.User]
+		if up == nil {
+			continue
+		}
+		access := trino.AccessReadOnly
+		for _, pr := range p.Privileges {
+			if pr != "SELECT" {
+				access = trino.AccessAll
+			}
+		}
+		up.Catalogs = append(up.Catalogs, trino.CatalogGrant{Catalog: p.Catalog, Allow: access})
+		tg := trino.TableGrant{Catalog: p.Catalog, Schema: orStar(p.Schema), Table: orStar(p.Table), Privileges: p.Privileges, Filter: p.RowFilter}
+		for _, col := range p.Columns {
+			tg.Columns = append(tg.Columns, trino.ColumnRule{Name: col.Name, Deny: col.Deny, Mask: col.Mask})
+		}
+		up.Tables = append(up.Tables, tg)
+	}
+	var out trino.Policies
+	for _, u := range order {
+		out.Users = append(out.Users, *byUser[u])
+	}
+	return out
+}
+
+func orStar(s string) string {
+	if s == "" {
+		return "*"
+	}
+	return s
+}
+
+// trinoUsers are every Trino user with its password (generated when empty).
+func trinoUsers(c *Config, sec *Secrets) []trino.User {
+	users := []trino.User{
+		{Name: ManagementUser, Password: sec.Ensure(SecretManagement)},
+		{Name: OrchestratorUser, Password: sec.Ensure(SecretOrchestrator)},
+	}
+	for _, u := range c.Users {
+		users = append(users, trino.User{Name: u.Name, Password: UserPassword(c, sec, u.Name)})
+	}
+	return users
+}
+
+// UserPassword is the Trino password of a [[user]]: the configured one, or
+// one generated into the secrets file.
+func UserPassword(c *Config, sec *Secrets, name string) string {
+	for _, u := range c.Users {
+		if u.Name == name && u.Password != "" {
+			return u.Password
+		}
+	}
+	return sec.Ensure(userSecret(name))
+}
+
+// passwordFile returns the bcrypt password file, reusing the one written
+// before while it still matches the passwords (a new salt would otherwise
+// change the nodes' config hash on every up).
+func passwordFile(c *Config, users []trino.User) ([]byte, error) {
+	path := filepath.Join(c.DataDir(), "trino", "password.db")
+	if old, err := os.ReadFile(path); err == nil && trino.CheckPasswordFile(old, users) == nil {
+		return old, nil
+	}
+	data, err := trino.PasswordFile(users, trino.DefaultBcryptCost)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	return data, os.WriteFile(path, data, 0o600)
+}
+
+func trinoSpecs(c *Config, sec *Secrets, addr Addresses) ([]supervisor.Spec, error) {
+	cl := TrinoCluster(c, sec)
+	if err := cl.Validate(); err != nil {
+		return nil, err
+	}
+	pw, err := passwordFile(c, trinoUsers(c, sec))
+	if err != nil {
+		return nil, err
+	}
+	env := map[string]string{trino.SharedSecretEnv: sec.Ensure(SecretTrinoShared)}
+	for _, cat := range c.Catalogs {
+		for _, secret := range cat.Secrets {
+			v, ok := sec.Get(secret)
+			if !ok {
+				return nil, fmt.Errorf("catalog %s needs secret %q: set it with `moat secrets set %s`", cat.Name, secret, secret)
+			}
+			env[catalogEnv(secret)] = v
+		}
+	}
+	var specs []supervisor.Spec
+	for i, n := range append([]trino.Node{cl.Coordinator}, cl.Workers...) {
+		files, err := trino.RenderNode(cl, n)
+		if err != nil {
+			return nil, err
+		}
+		files[trino.PasswordFilePath] = pw
+		spec := trinoNodeSpec(c, n, files, env)
+		if i == 0 {
+			spec.MemoryBytes = memoryPlan(c).Coordinator.Container
+			spec.Networks = append(spec.Networks, supervisor.Attachment{Network: MeshNetwork, IP: addr.CoordinatorMesh.String(), Aliases: []string{ServiceCoordinator}})
+			// The sidecar shares this namespace: its public mTLS listener is
+			// what the host (moat's own client) reaches on loopback.
+			spec.Ports = []supervisor.Port{{HostIP: "127.0.0.1", HostPort: c.Mesh.CoordinatorPort, ContainerPort: SidecarPort}}
+			if c.Mesh.Enabled {
+				spec.DependsOn = []supervisor.Dependency{{Service: ServiceConsul, Condition: supervisor.Healthy}}
+			}
+		} else {
+			spec.MemoryBytes = memoryPlan(c).Worker.Container
+			spec.DependsOn = []supervisor.Dependency{{Service: ServiceCoordinator, Condition: supervisor.Healthy}}
+		}
+		specs = append(specs, spec)
+	}
+	return specs, nil
+}
+
+func trinoNodeSpec(c *Config, n trino.Node, files map[string][]byte, env map[string]string) supervisor.Spec {
+	spec := supervisor.Spec{
+		Name: n.ID, Image: c.Trino.Image, Env: env,
+		Networks: []supervisor.Attachment{{Network: TrinoNetwork, IP: n.IP.String(), Aliases: []string{n.ID}}},
+		Restart:  supervisor.RestartAlways, StartTimeout: c.Appliance.StartTimeout.D(),
+		StopGrace: c.Trino.ShutdownGrace.D() + 10e9,
+	}
+	for _, rel := range sortedFiles(files) {
+		path := rel
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(trino.ConfigDir, rel)
+		}
+		mode := os.FileMode(0o644)
+		if strings.Contains(path, "password") || strings.HasSuffix(path, ".json") {
+			mode = 0o600
+		}
+		spec.Files = append(spec.Files, supervisor.File{Path: path, Mode: mode, Content: files[rel], UID: 1000, GID: 1000})
+	}
+	return spec
+}
+
+func sortedFiles(files map[string][]byte) []string {
+	return slices.Sorted(maps.Keys(files))
+}
+
+// sidecarSpec runs Consul's built-in proxy in service's network namespace.
+func sidecarSpec(c *Config, sec *Secrets, service string) supervisor.Spec {
+	cmd, _ := mesh.BuiltinSidecar(mesh.SidecarOptions{
+		ServiceID: service, ConsulBinary: "/bin/consul", HTTPAddr: "http://" + ServiceConsul + ":8500",
+		Token: sec.EnsureUUID(tokenSecret(service)),
+	})
+	return supervisor.Spec{
+		Name: service + SidecarSuffix, Image: c.Mesh.ConsulImage,
+		Entrypoint: cmd.Args[:1], Command: cmd.Args[1:], Env: cmd.Env,
+		ShareNetworkWith: service,
+		DependsOn:        []supervisor.Dependency{{Service: ServiceConsul, Condition: supervisor.Healthy}},
+		Restart:          supervisor.RestartAlways, StartTimeout: c.Appliance.StartTimeout.D(), StopGrace: c.Appliance.StopGrace.D(),
+	}
+}
+
+func notebookSpec(c *Config, sec *Secrets, addr Addresses) supervisor.Spec {
+	user := c.Notebook.User
+	spec := supervisor.Spec{
+		Name: ServiceNotebook, Image: c.Notebook.Image, Command: c.Notebook.Command,
+		Env: map[string]string{
+			"JUPYTER_TOKEN": sec.Ensure(SecretNotebook),
+			"TRINO_HOST":    "127.0.0.1", "TRINO_PORT": strconv.Itoa(NotebookUpstreamPort),
+			"TRINO_USER": user, "TRINO_PASSWORD": UserPassword(c, sec, user),
+		},
+		Networks: []supervisor.Attachment{{Network: MeshNetwork, IP: addr.Notebook.String(), Aliases: []string{ServiceNotebook}}},
+		Ports: []supervisor.Port{
+			{HostIP: "127.0.0.1", HostPort: c.Notebook.Port, ContainerPort: 8888},
+			{HostIP: "127.0.0.1", HostPort: c.Mesh.NotebookSidecarPort, ContainerPort: SidecarPort},
+		},
+		Restart: supervisor.RestartAlways, StartTimeout: c.Appliance.StartTimeout.D(), StopGrace: c.Appliance.StopGrace.D(),
+	}
+	if len(c.Notebook.HealthCheck) > 0 {
+		spec.Health = &supervisor.Probe{Command: c.Notebook.HealthCheck, Interval: 2e9, Timeout: 5e9, Retries: 3}
+	}
+	if c.Trino.Enabled {
+		spec.DependsOn = []supervisor.Dependency{{Service: ServiceCoordinator + SidecarSuffix, Condition: supervisor.Healthy}}
+	}
+	return spec
+}

@@ -1,0 +1,268 @@
+package appliance
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+
+	"moat/mesh"
+	"moat/supervisor"
+	"moat/trino"
+)
+
+// Control drives the running built-in services from the host: Consul's ACL
+// tokens, registrations and intentions, moat's own Connect identity
+// (orchestrator), Trino readiness, and queries through the mesh. Close it
+// when done.
+type Control struct {
+	cfg  *Config
+	sec  *Secrets
+	addr Addresses
+
+	mu       sync.Mutex
+	consul   *api.Client
+	identity *mesh.Identity
+}
+
+// NewControl returns a Control for the stack of cfg.
+func NewControl(cfg *Config, sec *Secrets) *Control {
+	return &Control{cfg: cfg, sec: sec, addr: PlanAddresses(cfg)}
+}
+
+// Close stops the identity's renewal.
+func (k *Control) Close() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.identity != nil {
+		k.identity.Close()
+		k.identity = nil
+	}
+}
+
+// Consul is an API client for the server published on loopback, with the
+// management token.
+func (k *Control) Consul() (*api.Client, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.consul != nil {
+		return k.consul, nil
+	}
+	c, err := k.client(k.sec.EnsureUUID(SecretConsul))
+	k.consul = c
+	return c, err
+}
+
+func (k *Control) client(token string) (*api.Client, error) {
+	conf := api.DefaultConfig()
+	conf.Address = "127.0.0.1:" + strconv.Itoa(k.cfg.Mesh.HTTPPort)
+	conf.Token = token
+	return api.NewClient(conf)
+}
+
+// Intentions are the topology's allows plus the user's [[intention]]s.
+func (k *Control) Intentions() []mesh.Intention {
+	var out []mesh.Intention
+	if k.cfg.Trino.Enabled {
+		out = append(out, mesh.Intention{Source: OrchestratorUser, Destination: ServiceCoordinator, Action: mesh.Allow})
+		if k.cfg.Notebook.Enabled {
+			out = append(out, mesh.Intention{Source: ServiceNotebook, Destination: ServiceCoordinator, Action: mesh.Allow})
+		}
+	}
+	for _, in := range k.cfg.Intentions {
+		mi := mesh.Intention{Source: in.Source, Destination: in.Destination, Action: mesh.Action(in.Action)}
+		for _, h := range in.HTTP {
+			mi.HTTP = append(mi.HTTP, mesh.PathRule{PathPrefix: h.PathPrefix, Methods: h.Methods})
+		}
+		// A declared intention replaces the topology's for the same pair.
+		out = replacePair(out, mi)
+	}
+	return out
+}
+
+func replacePair(list []mesh.Intention, in mesh.Intention) []mesh.Intention {
+	for i, x := range list {
+		if x.Source == in.Source && x.Destination == in.Destination {
+			list[i] = in
+			return list
+		}
+	}
+	return append(list, in)
+}
+
+// ConsulReady is the consul service's gate: the server has a leader, the
+// sidecars' tokens exist, services are registered and intentions match the
+// config. It is idempotent, so an adopted Consul passes it again.
+func (k *Control) ConsulReady(ctx context.Context) error {
+	c, err := k.Consul()
+	if err != nil {
+		return err
+	}
+	leader, err := c.Status().Leader()
+	if err != nil || leader == "" {
+		return fmt.Errorf("consul has no leader yet (%v)", err)
+	}
+	if _, err := mesh.ServiceToken(ctx, c, OrchestratorUser, k.sec.EnsureUUID(tokenSecret(OrchestratorUser))); err != nil {
+		return err
+	}
+	for _, r := range k.registrations() {
+		token := k.sec.EnsureUUID(tokenSecret(r.Service))
+		if _, err := mesh.ServiceToken(ctx, c, r.Service, token); err != nil {
+			return err
+		}
+		sc, err := k.client(token)
+		if err != nil {
+			return err
+		}
+		if _, err := mesh.Register(ctx, sc, r); err != nil {
+			return err
+		}
+	}
+	if _, err := mesh.ReconcileIntentions(ctx, c, k.Intentions()); err != nil {
+		return err
+	}
+	return k.sec.Save()
+}
+
+// registrations are the mesh services with their sidecars.
+func (k *Control) registrations() []mesh.Registration {
+	var out []mesh.Registration
+	if k.cfg.Trino.Enabled {
+		out = append(out, mesh.Registration{
+			Service: ServiceCoordinator, ID: ServiceCoordinator,
+			Address: k.addr.Coordinator.String(), Port: TrinoHTTPPort,
+			SidecarPort: SidecarPort, SidecarAddress: k.addr.CoordinatorMesh.String(),
+			LocalRequestTimeout: 10 * time.Minute,
+		})
+	}
+	if k.cfg.Notebook.Enabled {
+		reg := mesh.Registration{
+			Service: ServiceNotebook, ID: ServiceNotebook, Address: "127.0.0.1", Port: 8888,
+			SidecarPort: SidecarPort, SidecarAddress: k.addr.Notebook.String(),
+		}
+		if k.cfg.Trino.Enabled {
+			reg.Upstreams = []mesh.Upstream{{DestinationName: ServiceCoordinator, LocalBindAddress: "127.0.0.1", LocalBindPort: NotebookUpstreamPort}}
+		}
+		out = append(out, reg)
+	}
+	return out
+}
+
+// MirrorHealth tells Consul what moat observes of a mesh service, so that
+// the catalog (and the sidecars' routing) tells the truth.
+func (k *Control) MirrorHealth(ctx context.Context, t supervisor.Transition) error {
+	if t.Service != ServiceCoordinator && t.Service != ServiceNotebook {
+		return nil
+	}
+	c, err := k.Consul()
+	if err != nil {
+		return err
+	}
+	status := mesh.Critical
+	switch t.To {
+	case supervisor.PhaseHealthy, supervisor.PhaseRunning:
+		status = mesh.Passing
+	case supervisor.PhaseStarting:
+		status = mesh.Warning
+	}
+	return mesh.UpdateHealth(ctx, c, t.Service, status, string(t.To)+": "+t.Reason)
+}
+
+// NodeReady is a Trino node's gate: /v1/info on its private address says
+// it has finished starting (the same test as the image's health-check,
+// which cannot be used because the node binds only its private address).
+func (k *Control) NodeReady(ip string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		info, err := trino.Info(ctx, http.DefaultClient, "http://"+net.JoinHostPort(ip, strconv.Itoa(TrinoHTTPPort)))
+		if err != nil {
+			return err
+		}
+		if info.Starting {
+			return errors.New("trino is starting")
+		}
+		return nil
+	}
+}
+
+// Identity is moat's own Connect identity (orchestrator), reaching the
+// coordinator's sidecar on its loopback port.
+func (k *Control) Identity(ctx context.Context) (*mesh.Identity, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.identity != nil {
+		return k.identity, nil
+	}
+	c, err := k.client(k.sec.EnsureUUID(tokenSecret(OrchestratorUser)))
+	if err != nil {
+		return nil, err
+	}
+	id, err := mesh.NewIdentity(ctx, c, OrchestratorUser)
+	if err != nil {
+		return nil, fmt.Errorf("moat's mesh identity (orchestrator): %w", err)
+	}
+	id.SetAddress(ServiceCoordinator, "127.0.0.1:"+strconv.Itoa(k.cfg.Mesh.CoordinatorPort))
+	if k.cfg.Notebook.Enabled {
+		id.SetAddress(ServiceNotebook, "127.0.0.1:"+strconv.Itoa(k.cfg.Mesh.NotebookSidecarPort))
+	}
+	k.identity = id
+	return id, nil
+}
+
+// DB opens Trino through the mesh as the orchestrator, running queries as
+// sessionUser ("" = orchestrator itself).
+func (k *Control) DB(ctx context.Context, sessionUser, source string) (*sql.DB, error) {
+	id, err := k.Identity(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return trino.Open(ctx, trino.Endpoint{
+		URL:  "https://" + ServiceCoordinator + ":" + strconv.Itoa(TrinoHTTPPort),
+		User: OrchestratorUser, Password: k.sec.Ensure(SecretOrchestrator),
+		SessionUser: sessionUser, HTTPClient: id.HTTPClient(ServiceCoordinator), Source: source,
+	})
+}
+
+// ClusterReady is the coordinator sidecar's gate: through the mesh, as the
+// orchestrator, the cluster reports every worker active.
+func (k *Control) ClusterReady(ctx context.Context) error {
+	db, err := k.DB(ctx, "", "moat-readiness")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	n, err := trino.ActiveWorkers(ctx, db)
+	if err != nil {
+		return err
+	}
+	if n < k.cfg.Trino.Workers {
+		return fmt.Errorf("%d of %d workers active", n, k.cfg.Trino.Workers)
+	}
+	return nil
+}
+
+// AttachGates sets the readiness gates of the built-in services in topo.
+func (k *Control) AttachGates(topo *supervisor.Topology) {
+	for i := range topo.Services {
+		s := &topo.Services[i]
+		switch {
+		case s.Name == ServiceConsul:
+			s.Gate = k.ConsulReady
+		case s.Name == ServiceCoordinator:
+			s.Gate = k.NodeReady(k.addr.Coordinator.String())
+		case s.Name == ServiceCoordinator+SidecarSuffix:
+			s.Gate = k.ClusterReady
+		}
+		for j, ip := range k.addr.Workers {
+			if s.Name == ServiceWorker+"-"+strconv.Itoa(j+1) {
+				s.Gate = k.NodeReady(ip.String())
+			}
+		}
+	}
+}

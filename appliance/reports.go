@@ -1,0 +1,62 @@
+package appliance
+
+import (
+	"context"
+	"path/filepath"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"moat/report"
+	"moat/state"
+)
+
+// ReportsDir is where report sites are written.
+func (c *Config) ReportsDir() string { return filepath.Join(c.DataDir(), "reports") }
+
+// ReportStore records report runs in moat's state database.
+type ReportStore struct {
+	Store *state.Store
+	Dir   string
+}
+
+var _ report.RunStore = ReportStore{}
+
+func (r ReportStore) BeginReportRun(ctx context.Context, name, runKey, runAs string, started time.Time) (int64, error) {
+	return r.Store.BeginReportRun(ctx, state.ReportRun{
+		Report: name, RunKey: runKey, RunAs: runAs, StartedAt: started, Status: state.StatusRunning,
+		Path: filepath.Join(r.Dir, name, runKey),
+	})
+}
+
+func (r ReportStore) EndReportRun(ctx context.Context, id int64, status string, rows, bytes int64, dur time.Duration, errText, _ string) error {
+	return r.Store.EndReportRun(ctx, id, state.ReportRunEnd{Status: status, Rows: rows, Bytes: bytes, Duration: dur, Error: errText})
+}
+
+// Report returns the [[report]] named name.
+func (c *Config) Report(name string) (report.Definition, bool) {
+	for _, d := range c.ReportDefinitions() {
+		if d.Name == name {
+			return d, true
+		}
+	}
+	return report.Definition{}, false
+}
+
+// ScheduleReports runs the scheduled reports with run until ctx ends. Each
+// run's outcome goes to done (errors are recorded by the runner itself).
+func ScheduleReports(ctx context.Context, defs []report.Definition, run func(context.Context, report.Definition)) error {
+	c := cron.New(cron.WithParser(cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)))
+	for _, d := range defs {
+		if d.Schedule == "" {
+			continue
+		}
+		if _, err := c.AddFunc(d.Schedule, func() { run(ctx, d) }); err != nil {
+			return err
+		}
+	}
+	c.Start()
+	<-ctx.Done()
+	<-c.Stop().Done() // waits for running reports
+	return nil
+}

@@ -1,0 +1,233 @@
+package mesh
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"flag"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+
+	"moat/internal/testenv"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// golden compares got with testdata/name, rewriting it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./mesh -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (go test ./mesh -update rewrites it):\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+// testConsul is a real Consul server started from ServerConfig, with ACLs
+// bootstrapped through Bootstrap and its agent token set.
+type testConsul struct {
+	bin, addr, mgmt string
+	opts            ServerOptions
+	client          *api.Client // management token
+}
+
+func startConsul(t testing.TB) *testConsul {
+	t.Helper()
+	bin := testenv.ConsulBinary(t)
+	dir := t.TempDir()
+	opts := ServerOptions{NodeName: "moat-test", DataDir: filepath.Join(dir, "data"),
+		BindAddr: "127.0.0.1", ClientAddr: "127.0.0.1",
+		HTTPPort: testenv.FreePort(t), GRPCPort: testenv.FreePort(t), DNSPort: testenv.FreePort(t),
+		SerfLANPort: testenv.FreePort(t), SerfWANPort: testenv.FreePort(t), ServerPort: testenv.FreePort(t),
+		LogLevel: "warn"}
+	cfg, err := ServerConfig(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "server.json")
+	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := ServerArgs(bin, cfgPath)
+	startProcess(t, "consul", exec.Command(args[0], args[1:]...))
+	tc := &testConsul{bin: bin, addr: "127.0.0.1:" + itoa(opts.HTTPPort), opts: opts}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	tc.mgmt, err = Bootstrap(ctx, tc.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.client = tc.clientWith(t, tc.mgmt)
+	agentTok, err := AgentToken(ctx, tc.client, opts.NodeName, DefaultDatacenter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := SetAgentToken(ctx, tc.client, agentTok); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 30*time.Second, 100*time.Millisecond, "Connect CA roots", func() error {
+		return caRootsReady(ctx, tc.client)
+	})
+	return tc
+}
+
+// caRootsReady fetches the roots once (the CA is ready when it works).
+func caRootsReady(ctx context.Context, c *api.Client) error {
+	id := &Identity{client: c, changed: make(chan struct{})}
+	_, err := id.fetchRoots(ctx, 0)
+	return err
+}
+
+func (tc *testConsul) clientWith(t testing.TB, token string) *api.Client {
+	t.Helper()
+	c, err := api.NewClient(&api.Config{Address: tc.addr, Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func itoa(n int) string { return (&net.TCPAddr{Port: n}).String()[1:] }
+
+// startProcess runs cmd until the test ends; its output goes to the test
+// log if the test fails.
+func startProcess(t testing.TB, name string, cmd *exec.Cmd) {
+	t.Helper()
+	var out bytes.Buffer
+	var mu sync.Mutex
+	w := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) })
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-done
+		if t.Failed() {
+			mu.Lock()
+			t.Logf("%s output (last 4 KiB):\n%s", name, tail(out.Bytes(), 4096))
+			mu.Unlock()
+		}
+	})
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
+
+// startSidecar runs the built-in proxy for serviceID with the given token,
+// through BuiltinSidecar (the command moat renders).
+func startSidecar(t testing.TB, tc *testConsul, serviceID, token string) {
+	t.Helper()
+	c, err := BuiltinSidecar(SidecarOptions{ServiceID: serviceID, ConsulBinary: tc.bin,
+		HTTPAddr: "http://" + tc.addr, Token: token, LogLevel: "debug"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(c.Args[0], c.Args[1:]...)
+	cmd.Env = os.Environ()
+	for k, v := range c.Env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	startProcess(t, serviceID+" sidecar", cmd)
+}
+
+// startApp runs the test application: a connection that starts with
+// "DOWN" + 8-byte length receives that many bytes; any other is echoed.
+func startApp(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() { defer wg.Done(); serveApp(c) }()
+		}
+	}()
+	t.Cleanup(func() { l.Close(); wg.Wait() })
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+var zeros = make([]byte, 1<<16)
+
+func serveApp(c net.Conn) {
+	defer c.Close()
+	r := bufio.NewReader(c)
+	head, err := r.Peek(4)
+	if err == nil && string(head) == "DOWN" {
+		var hdr [12]byte
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return
+		}
+		for left := int64(binary.BigEndian.Uint64(hdr[4:])); left > 0; {
+			n := min(left, int64(len(zeros)))
+			if _, err := c.Write(zeros[:n]); err != nil {
+				return
+			}
+			left -= n
+		}
+		return
+	}
+	io.Copy(c, r)
+}
+
+// roundTrip writes msg on a new connection to addr and reads it back.
+func roundTrip(addr string, msg []byte) error {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return echo(c, msg)
+}
+
+func echo(c net.Conn, msg []byte) error {
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Write(msg); err != nil {
+		return err
+	}
+	got := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, got); err != nil {
+		return err
+	}
+	if !bytes.Equal(got, msg) {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}

@@ -1,0 +1,283 @@
+package mesh
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/consul/api"
+)
+
+// Action of an intention.
+type Action string
+
+const (
+	Allow Action = "allow"
+	Deny  Action = "deny"
+)
+
+// Wildcard names every service in an intention.
+const Wildcard = "*"
+
+// PathRule narrows an allow intention to HTTP requests whose path starts
+// with PathPrefix and (when given) whose method is one of Methods. Only
+// Envoy enforces them, and only for destinations of protocol http.
+type PathRule struct {
+	PathPrefix string   `json:"path_prefix"`
+	Methods    []string `json:"methods,omitempty"`
+}
+
+// Intention says whether Source may open connections to Destination.
+type Intention struct {
+	Source      string     `json:"source"`
+	Destination string     `json:"destination"`
+	Action      Action     `json:"action"`
+	HTTP        []PathRule `json:"http,omitempty"`
+}
+
+func (i Intention) String() string {
+	s := fmt.Sprintf("%s %s → %s", i.Action, i.Source, i.Destination)
+	for _, r := range i.HTTP {
+		s += fmt.Sprintf(" [%s %s]", strings.Join(r.Methods, ","), r.PathPrefix)
+	}
+	return s
+}
+
+// DefaultDeny is the wildcard intention moat always writes: every source to
+// every destination is denied unless an exact intention allows it. It is a
+// service-intentions entry named "*" with one source "*" (precedence 1;
+// exact allows are precedence 9 and win). moat writes it instead of relying
+// on the default intention policy (which follows acl.default_policy), so the
+// rule is visible in `consul intention list` and the UI, and stays in force
+// if someone relaxes the ACL default.
+var DefaultDeny = Intention{Source: Wildcard, Destination: Wildcard, Action: Deny}
+
+// ProxyKind is the sidecar implementation: it decides which intention
+// features are enforced.
+type ProxyKind string
+
+const (
+	ProxyEnvoy   ProxyKind = "envoy"
+	ProxyBuiltin ProxyKind = "builtin"
+)
+
+// ValidateIntentions checks desired for the sidecars in use: names set,
+// actions allow|deny, no pair twice, HTTP path rules only on allows and only
+// with Envoy (the built-in proxy is L4 and would silently ignore them).
+func ValidateIntentions(desired []Intention, proxy ProxyKind) error {
+	seen := map[[2]string]bool{}
+	for _, in := range desired {
+		pair := [2]string{in.Source, in.Destination}
+		switch {
+		case in.Source == "" || in.Destination == "":
+			return fmt.Errorf("intention %q → %q: source and destination must both be set", in.Source, in.Destination)
+		case in.Action != Allow && in.Action != Deny:
+			return fmt.Errorf("intention %s → %s: action %q: use \"allow\" or \"deny\"", in.Source, in.Destination, in.Action)
+		case seen[pair]:
+			return fmt.Errorf("intention %s → %s is declared twice: keep one", in.Source, in.Destination)
+		case len(in.HTTP) > 0 && in.Action != Allow:
+			return fmt.Errorf("intention %s → %s: HTTP path rules narrow an allow; a deny takes none", in.Source, in.Destination)
+		case len(in.HTTP) > 0 && proxy != ProxyEnvoy:
+			return fmt.Errorf("intention %s → %s: HTTP path rules need the Envoy sidecar (the %s proxy only checks connections): set mesh.proxy = \"envoy\" or drop the rules", in.Source, in.Destination, proxy)
+		}
+		for _, r := range in.HTTP {
+			if !strings.HasPrefix(r.PathPrefix, "/") {
+				return fmt.Errorf("intention %s → %s: path prefix %q must start with /", in.Source, in.Destination, r.PathPrefix)
+			}
+		}
+		seen[pair] = true
+	}
+	return nil
+}
+
+// IntentionChange is one difference ReconcileIntentions applied.
+type IntentionChange struct {
+	Op        string // "added", "updated" or "removed"
+	Intention Intention
+}
+
+func (c IntentionChange) String() string { return c.Op + " " + c.Intention.String() }
+
+// ReconcileIntentions makes Consul's intentions exactly desired plus
+// DefaultDeny: it writes one service-intentions config entry per
+// destination and deletes the entries and sources that desired no longer
+// names (so removing an [[intention]] from moat.toml removes it).
+// Destinations with HTTP rules get a service-defaults entry with protocol
+// http, which Consul requires for L7 intentions. client needs
+// intentions:write (the management token). It returns what changed.
+func ReconcileIntentions(ctx context.Context, client *api.Client, desired []Intention) ([]IntentionChange, error) {
+	all := append([]Intention{DefaultDeny}, desired...)
+	if err := ValidateIntentions(all, ProxyEnvoy); err != nil {
+		return nil, fmt.Errorf("mesh: intentions: %w", err)
+	}
+	want := groupByDestination(all)
+	have, err := readIntentions(ctx, client)
+	if err != nil {
+		return nil, err
+	}
+	var changes []IntentionChange
+	for _, dst := range sortedKeys(want) {
+		diff := diffSources(have[dst], want[dst])
+		if len(diff) == 0 {
+			continue
+		}
+		if err := ensureHTTPProtocol(ctx, client, want[dst]); err != nil {
+			return changes, err
+		}
+		if err := writeIntentionEntry(ctx, client, dst, want[dst]); err != nil {
+			return changes, err
+		}
+		changes = append(changes, diff...)
+	}
+	for _, dst := range sortedKeys(have) {
+		if _, keep := want[dst]; keep {
+			continue
+		}
+		wo := (&api.WriteOptions{}).WithContext(ctx)
+		if _, err := client.ConfigEntries().Delete(api.ServiceIntentions, dst, wo); err != nil {
+			return changes, fmt.Errorf("mesh: remove intentions to %s: %w", dst, err)
+		}
+		changes = append(changes, diffSources(have[dst], nil)...)
+	}
+	return changes, nil
+}
+
+// readIntentions returns Consul's intentions grouped by destination.
+func readIntentions(ctx context.Context, client *api.Client) (map[string][]Intention, error) {
+	q := (&api.QueryOptions{}).WithContext(ctx)
+	entries, _, err := client.ConfigEntries().List(api.ServiceIntentions, q)
+	if err != nil {
+		return nil, fmt.Errorf("mesh: read intentions (service-intentions config entries): %w", err)
+	}
+	out := map[string][]Intention{}
+	for _, e := range entries {
+		si, ok := e.(*api.ServiceIntentionsConfigEntry)
+		if !ok {
+			continue
+		}
+		out[si.Name] = []Intention{} // an entry with no sources still exists
+		for _, s := range si.Sources {
+			out[si.Name] = append(out[si.Name], fromSource(si.Name, s))
+		}
+	}
+	return out, nil
+}
+
+func fromSource(dst string, s *api.SourceIntention) Intention {
+	in := Intention{Source: s.Name, Destination: dst, Action: Action(s.Action)}
+	for _, p := range s.Permissions {
+		in.Action = Allow
+		if p.HTTP != nil {
+			in.HTTP = append(in.HTTP, PathRule{PathPrefix: p.HTTP.PathPrefix, Methods: p.HTTP.Methods})
+		}
+	}
+	return in
+}
+
+func toSource(in Intention) *api.SourceIntention {
+	s := &api.SourceIntention{Name: in.Source, Type: api.IntentionSourceConsul,
+		Description: "managed by moat"}
+	if len(in.HTTP) == 0 {
+		s.Action = api.IntentionAction(in.Action)
+		return s
+	}
+	for _, r := range in.HTTP {
+		s.Permissions = append(s.Permissions, &api.IntentionPermission{
+			Action: api.IntentionActionAllow,
+			HTTP:   &api.IntentionHTTPPermission{PathPrefix: r.PathPrefix, Methods: r.Methods},
+		})
+	}
+	return s
+}
+
+func writeIntentionEntry(ctx context.Context, client *api.Client, dst string, sources []Intention) error {
+	entry := &api.ServiceIntentionsConfigEntry{Kind: api.ServiceIntentions, Name: dst,
+		Meta: map[string]string{"managed-by": "moat"}}
+	for _, in := range sources {
+		entry.Sources = append(entry.Sources, toSource(in))
+	}
+	wo := (&api.WriteOptions{}).WithContext(ctx)
+	if _, _, err := client.ConfigEntries().Set(entry, wo); err != nil {
+		return fmt.Errorf("mesh: write intentions to %s: %w", dst, err)
+	}
+	return nil
+}
+
+// ensureHTTPProtocol sets protocol http in the destination's
+// service-defaults when its intentions carry HTTP rules.
+func ensureHTTPProtocol(ctx context.Context, client *api.Client, sources []Intention) error {
+	for _, in := range sources {
+		if len(in.HTTP) == 0 || in.Destination == Wildcard {
+			continue
+		}
+		wo := (&api.WriteOptions{}).WithContext(ctx)
+		entry := &api.ServiceConfigEntry{Kind: api.ServiceDefaults, Name: in.Destination, Protocol: "http"}
+		if _, _, err := client.ConfigEntries().Set(entry, wo); err != nil {
+			return fmt.Errorf("mesh: set protocol http for %s (needed by HTTP intention rules): %w", in.Destination, err)
+		}
+		return nil
+	}
+	return nil
+}
+
+// diffSources lists what turns have into want (both for one destination).
+func diffSources(have, want []Intention) []IntentionChange {
+	key := func(in Intention) string { b, _ := json.Marshal(in); return string(b) }
+	haveBy := map[string]Intention{}
+	for _, in := range have {
+		haveBy[in.Source] = in
+	}
+	var out []IntentionChange
+	wantSrc := map[string]bool{}
+	for _, in := range want {
+		wantSrc[in.Source] = true
+		old, ok := haveBy[in.Source]
+		switch {
+		case !ok:
+			out = append(out, IntentionChange{"added", in})
+		case key(old) != key(in):
+			out = append(out, IntentionChange{"updated", in})
+		}
+	}
+	for _, in := range have {
+		if !wantSrc[in.Source] {
+			out = append(out, IntentionChange{"removed", in})
+		}
+	}
+	return out
+}
+
+func groupByDestination(all []Intention) map[string][]Intention {
+	out := map[string][]Intention{}
+	for _, in := range all {
+		out[in.Destination] = append(out[in.Destination], in)
+	}
+	for _, v := range out {
+		sort.Slice(v, func(i, j int) bool { return v[i].Source < v[j].Source })
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// CheckIntention asks Consul whether src may connect to dst under the
+// current intentions (GET /v1/connect/intentions/check). For destinations
+// with HTTP rules Consul answers for the connection as a whole.
+func CheckIntention(ctx context.Context, client *api.Client, src, dst string) (allowed bool, err error) {
+	q := (&api.QueryOptions{}).WithContext(ctx)
+	ok, _, err := client.Connect().IntentionCheck(&api.IntentionCheck{
+		Source: src, Destination: dst, SourceType: api.IntentionSourceConsul}, q)
+	if err != nil {
+		return false, fmt.Errorf("mesh: check intention %s → %s: %w", src, dst, err)
+	}
+	return ok, nil
+}

@@ -1,0 +1,187 @@
+package mesh
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+)
+
+// Defaults of the server agent.
+const (
+	DefaultDatacenter = "dc1"
+	DefaultHTTPPort   = 8500
+	// DefaultGRPCPort is the plaintext xDS port Envoy sidecars use on the
+	// mesh network. Outside -dev Consul disables gRPC unless it is set.
+	DefaultGRPCPort = 8502
+	// ServerConfigDir is where the server's config file lives in its
+	// container; ServerDataDir is the persistent data directory.
+	ServerConfigDir = "/consul/config"
+	ServerDataDir   = "/consul/data"
+)
+
+// ServerOptions describe the one persistent Consul server of a project.
+// Zero values take the defaults above; ports set to -1 are disabled.
+type ServerOptions struct {
+	Datacenter string
+	NodeName   string
+	DataDir    string // default ServerDataDir
+	BindAddr   string // cluster (serf/raft) address; empty lets Consul pick the private IP
+	ClientAddr string // HTTP/DNS/gRPC listeners; default 0.0.0.0
+
+	HTTPPort    int
+	GRPCPort    int
+	DNSPort     int // 0 keeps Consul's 8600
+	SerfLANPort int // 0 keeps 8301
+	SerfWANPort int // 0 keeps 8302
+	ServerPort  int // 0 keeps 8300
+
+	// ManagementToken, when set, is the initial management token (and the
+	// server agent's own token), so that moat knows it before Consul starts
+	// instead of bootstrapping through the API. It is a secret: the rendered
+	// config must be delivered as a private file.
+	ManagementToken string
+
+	// LeafCertTTL is the lifetime of Connect leaf certificates (Consul's
+	// default is 72h; its minimum is 1h). Zero keeps the default.
+	LeafCertTTL time.Duration
+	LogLevel    string // default "info"
+}
+
+// serverConfig is the JSON agent configuration (keys as in Consul's agent
+// configuration file reference).
+type serverConfig struct {
+	Datacenter      string         `json:"datacenter"`
+	NodeName        string         `json:"node_name"`
+	DataDir         string         `json:"data_dir"`
+	Server          bool           `json:"server"`
+	BootstrapExpect int            `json:"bootstrap_expect"`
+	BindAddr        string         `json:"bind_addr,omitempty"`
+	ClientAddr      string         `json:"client_addr"`
+	LogLevel        string         `json:"log_level"`
+	UIConfig        map[string]any `json:"ui_config"`
+	Connect         connectConfig  `json:"connect"`
+	Ports           map[string]int `json:"ports"`
+	ACL             aclConfig      `json:"acl"`
+	// DisableUpdateCheck: air-gapped hosts must not phone home.
+	DisableUpdateCheck bool `json:"disable_update_check"`
+}
+
+type connectConfig struct {
+	Enabled  bool           `json:"enabled"`
+	CAConfig map[string]any `json:"ca_config,omitempty"`
+}
+
+type aclConfig struct {
+	Enabled                bool              `json:"enabled"`
+	DefaultPolicy          string            `json:"default_policy"`
+	EnableTokenPersistence bool              `json:"enable_token_persistence"`
+	DownPolicy             string            `json:"down_policy"`
+	Tokens                 map[string]string `json:"tokens,omitempty"`
+}
+
+// ServerConfig renders the server agent's JSON configuration: one server
+// (bootstrap_expect 1), Connect on, gRPC for Envoy, ACLs on with default
+// deny. It holds no secret: the management token comes from Bootstrap.
+func ServerConfig(o ServerOptions) ([]byte, error) {
+	o = o.withDefaults()
+	if o.NodeName == "" {
+		return nil, fmt.Errorf("mesh: server config: NodeName is empty: give the Consul node a name (for example \"consul\")")
+	}
+	if o.LeafCertTTL != 0 && o.LeafCertTTL < time.Hour {
+		return nil, fmt.Errorf("mesh: server config: leaf certificate TTL %s is below Consul's minimum of 1h", o.LeafCertTTL)
+	}
+	ports := map[string]int{"http": o.HTTPPort, "grpc": o.GRPCPort, "grpc_tls": -1, "https": -1}
+	for name, p := range map[string]int{"dns": o.DNSPort, "serf_lan": o.SerfLANPort, "serf_wan": o.SerfWANPort, "server": o.ServerPort} {
+		if p != 0 {
+			ports[name] = p
+		}
+	}
+	c := serverConfig{
+		Datacenter: o.Datacenter, NodeName: o.NodeName, DataDir: o.DataDir,
+		Server: true, BootstrapExpect: 1,
+		BindAddr: o.BindAddr, ClientAddr: o.ClientAddr, LogLevel: o.LogLevel,
+		UIConfig: map[string]any{"enabled": true},
+		Connect:  connectConfig{Enabled: true},
+		Ports:    ports,
+		ACL: aclConfig{Enabled: true, DefaultPolicy: "deny", EnableTokenPersistence: true,
+			DownPolicy: "extend-cache"},
+		DisableUpdateCheck: true,
+	}
+	if o.ManagementToken != "" {
+		c.ACL.Tokens = map[string]string{"initial_management": o.ManagementToken, "agent": o.ManagementToken}
+	}
+	if o.LeafCertTTL != 0 {
+		c.Connect.CAConfig = map[string]any{"leaf_cert_ttl": o.LeafCertTTL.String()}
+	}
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("mesh: server config: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+func (o ServerOptions) withDefaults() ServerOptions {
+	if o.Datacenter == "" {
+		o.Datacenter = DefaultDatacenter
+	}
+	if o.DataDir == "" {
+		o.DataDir = ServerDataDir
+	}
+	if o.ClientAddr == "" {
+		o.ClientAddr = "0.0.0.0"
+	}
+	if o.HTTPPort == 0 {
+		o.HTTPPort = DefaultHTTPPort
+	}
+	if o.GRPCPort == 0 {
+		o.GRPCPort = DefaultGRPCPort
+	}
+	if o.LogLevel == "" {
+		o.LogLevel = "info"
+	}
+	return o
+}
+
+// ServerArgs is the command line that runs the server with the config file
+// at configFile (the binary first): no -dev, everything else is in the file.
+func ServerArgs(consulBinary, configFile string) []string {
+	return []string{consulBinary, "agent", "-config-file=" + configFile}
+}
+
+// ServerConfigPath is where ServerConfig's output goes in the container.
+var ServerConfigPath = path.Join(ServerConfigDir, "server.json")
+
+// AgentInfo is what moat reads from a running agent's /v1/agent/self.
+type AgentInfo struct {
+	Version    string
+	Datacenter string
+	NodeName   string
+	// EnvoyVersions are the Envoy versions this Consul supports
+	// (xDS.SupportedProxies.envoy), newest first as Consul lists them.
+	EnvoyVersions []string
+}
+
+// ReadAgentInfo asks the agent behind client who it is. It needs a token
+// with agent:read (the management token, or the agent's own node identity).
+func ReadAgentInfo(ctx context.Context, client *api.Client) (AgentInfo, error) {
+	var self struct {
+		Config struct{ Version, Datacenter, NodeName string }
+		XDS    struct{ SupportedProxies map[string][]string } `json:"xDS"`
+	}
+	req := &api.QueryOptions{}
+	// api.Agent().Self drops the context; go through the raw endpoint.
+	if _, err := client.Raw().Query("/v1/agent/self", &self, req.WithContext(ctx)); err != nil {
+		return AgentInfo{}, fmt.Errorf("mesh: read Consul agent info (/v1/agent/self): %w", err)
+	}
+	if self.Config.Version == "" {
+		return AgentInfo{}, fmt.Errorf("mesh: Consul agent info (/v1/agent/self) has no Config.Version")
+	}
+	return AgentInfo{
+		Version: self.Config.Version, Datacenter: self.Config.Datacenter, NodeName: self.Config.NodeName,
+		EnvoyVersions: self.XDS.SupportedProxies["envoy"],
+	}, nil
+}
