@@ -1,0 +1,192 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/consul/api"
+
+	"moat/appliance"
+	"moat/internal/testenv"
+	"moat/report"
+)
+
+// meshStack is one test's copy of testdata/mesh-stack.toml: Consul, a
+// trinotest coordinator and worker, a notebook stand-in and built-in
+// sidecars on the real Docker Engine.
+func newMeshStack(t *testing.T) *testStack {
+	t.Helper()
+	for _, img := range []string{testenv.WorkloadImage, testenv.ConsulImage, testenv.TrinotestImage} {
+		testenv.RequireImage(t, img)
+	}
+	base, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "testdata", "mesh-stack.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	s := &testStack{t: t, project: fmt.Sprintf("mm%d", rand.IntN(1e8)), dataDir: filepath.Join(dir, "data")}
+	n := rand.IntN(200) + 20
+	cfg := strings.NewReplacer(
+		`project = "moat-mesh"`, fmt.Sprintf("project = %q", s.project),
+		`data_dir = "../.moat-mesh"`, fmt.Sprintf("data_dir = %q", s.dataDir),
+		"127.0.0.1:17701", fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)),
+		"http_port = 18500", fmt.Sprintf("http_port = %d", testenv.FreePort(t)),
+		"coordinator_port = 21100", fmt.Sprintf("coordinator_port = %d", testenv.FreePort(t)),
+		"notebook_sidecar_port = 21101", fmt.Sprintf("notebook_sidecar_port = %d", testenv.FreePort(t)),
+		"port = 18888", fmt.Sprintf("port = %d", testenv.FreePort(t)),
+		"172.28.10.0/24", fmt.Sprintf("172.28.%d.0/24", n),
+		"172.29.10.0/24", fmt.Sprintf("172.29.%d.0/24", n),
+	).Replace(string(base))
+	s.config = filepath.Join(dir, "moat.toml")
+	if err := os.WriteFile(s.config, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.cleanup)
+	return s
+}
+
+// consul is a management client of the stack's Consul (for changes made
+// behind moat's back).
+func (s *testStack) consul() *api.Client {
+	s.t.Helper()
+	cfg, err := appliance.Load(s.config)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	sec, err := appliance.OpenSecrets(cfg.DataDir())
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	c, err := appliance.NewControl(cfg, sec).Consul()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return c
+}
+
+func setIntention(t *testing.T, c *api.Client, src, dst, action string) {
+	t.Helper()
+	entry, _, err := c.ConfigEntries().Get(api.ServiceIntentions, dst, nil)
+	var si *api.ServiceIntentionsConfigEntry
+	if err == nil {
+		si = entry.(*api.ServiceIntentionsConfigEntry)
+	} else {
+		si = &api.ServiceIntentionsConfigEntry{Kind: api.ServiceIntentions, Name: dst}
+	}
+	var kept []*api.SourceIntention
+	for _, src0 := range si.Sources {
+		if src0.Name != src {
+			kept = append(kept, src0)
+		}
+	}
+	si.Sources = append(kept, &api.SourceIntention{Name: src, Action: api.IntentionAction(action), Type: api.IntentionSourceConsul})
+	if _, _, err := c.ConfigEntries().Set(si, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMeshStack(t *testing.T) {
+	s := newMeshStack(t)
+	out := s.mustMoat("up", "-d")
+	if !strings.Contains(out, "all 7 services are up") {
+		t.Fatalf("up:\n%s", out)
+	}
+
+	t.Run("query through the mesh", func(t *testing.T) {
+		out := s.mustMoat("query", "SELECT count(*) FROM tpch.tiny.nation")
+		if lines := strings.Fields(out); len(lines) != 2 || lines[1] != "25" {
+			t.Errorf("query output %q, want a header and 25", out)
+		}
+		out = s.mustMoat("query", "--user", "analyst", "--format", "json", "SELECT current_user AS u")
+		if strings.TrimSpace(out) != `{"u":"analyst"}` {
+			t.Errorf("impersonated query ran as %q, want analyst", out)
+		}
+	})
+
+	t.Run("impersonation without a rule is refused", func(t *testing.T) {
+		out, err := s.moat("query", "--user", "carol", "SELECT 1")
+		if err == nil || !strings.Contains(out, "cannot impersonate user carol") {
+			t.Errorf("carol: %v\n%s", err, out)
+		}
+	})
+
+	t.Run("status shows the sidecars", func(t *testing.T) {
+		st := s.status()
+		var names []string
+		for _, ss := range st.Services {
+			if ss.Health != "healthy" && ss.Phase != "healthy" && ss.Phase != "running" {
+				t.Errorf("%s: %+v", ss.Name, ss)
+			}
+			names = append(names, ss.Name)
+		}
+		if got := strings.Join(names, " "); !strings.Contains(got, "trino-coordinator-sidecar") || !strings.Contains(got, "notebook-sidecar") {
+			t.Errorf("services %s", got)
+		}
+	})
+
+	t.Run("verify", func(t *testing.T) {
+		out := s.mustMoat("verify")
+		for _, want := range []string{"every claim holds", "anonymous → consul intentions (write): expected deny, observed deny (403 Forbidden)"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("verify lacks %q:\n%s", want, out)
+			}
+		}
+		// An extra allow written behind moat's back is caught.
+		setIntention(t, s.consul(), "trino-coordinator", "notebook", "allow")
+		out, err := s.moat("verify")
+		if err == nil || !strings.Contains(out, "verify found 1 differences") || !strings.Contains(out, "trino-coordinator → notebook") {
+			t.Errorf("verify after an extra allow: %v\n%s", err, out)
+		}
+		setIntention(t, s.consul(), "trino-coordinator", "notebook", "deny")
+	})
+
+	t.Run("report runs as its user", func(t *testing.T) {
+		out := s.mustMoat("report", "run", "nations")
+		if !strings.Contains(out, "report nations: 25 rows as analyst") {
+			t.Fatalf("report run:\n%s", out)
+		}
+		runs, err := report.ListRuns(filepath.Join(s.dataDir, "reports"), "nations")
+		if err != nil || len(runs) != 1 || runs[0].Rows != 25 || runs[0].Status != "ok" {
+			t.Fatalf("runs %+v, %v", runs, err)
+		}
+		meta, _ := json.Marshal(runs[0])
+		if !strings.Contains(string(meta), `"analyst"`) {
+			t.Errorf("meta %s", meta)
+		}
+	})
+
+	t.Run("a deny intention stops moat's own queries and says so", func(t *testing.T) {
+		setIntention(t, s.consul(), "orchestrator", "trino-coordinator", "deny")
+		out, err := s.moat("query", "SELECT 1")
+		setIntention(t, s.consul(), "orchestrator", "trino-coordinator", "allow")
+		if err == nil || !strings.Contains(out, "no intention allows orchestrator → trino-coordinator") {
+			t.Errorf("query with the intention denied: %v\n%s", err, out)
+		}
+	})
+
+	t.Run("a wrong password is refused", func(t *testing.T) {
+		path := filepath.Join(s.dataDir, appliance.SecretsFile)
+		orig, _ := os.ReadFile(path)
+		sec, _ := appliance.OpenSecrets(s.dataDir)
+		real, _ := sec.Get(appliance.SecretOrchestrator)
+		sec.Set(appliance.SecretOrchestrator, "not-the-password")
+		if err := sec.Save(); err != nil {
+			t.Fatal(err)
+		}
+		out, err := s.moat("query", "SELECT 1")
+		os.WriteFile(path, orig, 0o600)
+		if err == nil || !strings.Contains(out, "Invalid credentials") || strings.Contains(out, "not-the-password") || strings.Contains(out, real) {
+			t.Errorf("wrong password: %v\n%s", err, out)
+		}
+	})
+
+	s.mustMoat("down")
+	if left := s.labelled("container") + s.labelled("network"); left != "" {
+		t.Errorf("down left %s", left)
+	}
+}
