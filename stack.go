@@ -58,6 +58,15 @@ func openStack(ctx context.Context, env *cliEnv) (*stack, error) {
 	}
 	if cfg.Mesh.Enabled {
 		s.control = appliance.NewControl(cfg, s.secrets)
+		if ex, ok := s.rt.(execer); ok {
+			s.control.Exec = func(ctx context.Context, service string, cmd []string) (int, string, error) {
+				in, err := s.instance(ctx, service)
+				if err != nil {
+					return 0, "", err
+				}
+				return ex.Exec(ctx, in.ID, cmd)
+			}
+		}
 		s.control.AttachGates(&s.topo)
 		s.closers = append(s.closers, func() error { s.control.Close(); return nil })
 	}

@@ -271,6 +271,7 @@ func trinoSpecs(c *Config, sec *Secrets, addr Addresses) ([]supervisor.Spec, err
 			// The sidecar shares this namespace: its public mTLS listener is
 			// what the host (moat's own client) reaches on loopback.
 			spec.Ports = []supervisor.Port{{HostIP: "127.0.0.1", HostPort: c.Mesh.CoordinatorPort, ContainerPort: SidecarPort}}
+			spec.Ports = append(spec.Ports, envoyReadyPorts(c, ServiceCoordinator)...)
 			if c.Mesh.Enabled {
 				spec.DependsOn = []supervisor.Dependency{{Service: ServiceConsul, Condition: supervisor.Healthy}}
 			}
@@ -308,8 +309,54 @@ func sortedFiles(files map[string][]byte) []string {
 	return slices.Sorted(maps.Keys(files))
 }
 
-// sidecarSpec runs Consul's built-in proxy in service's network namespace.
+// EnvoyBootstrapPath is where an Envoy sidecar finds its bootstrap.
+const EnvoyBootstrapPath = "/etc/moat-envoy/bootstrap.json"
+
+// EnvoyReadyPort is the host loopback port of a sidecar's Envoy /ready
+// listener: the sidecar's own published port + 500.
+func EnvoyReadyPort(c *Config, service string) int {
+	if service == ServiceNotebook {
+		return c.Mesh.NotebookSidecarPort + 500
+	}
+	return c.Mesh.CoordinatorPort + 500
+}
+
+// envoyReadyListener is the /ready listener inside the namespace.
+const envoyReadyListener = SidecarPort + 1
+
+// sidecarSpec runs the sidecar of service in its network namespace: Envoy
+// or Consul's built-in proxy, as mesh.proxy says.
 func sidecarSpec(c *Config, sec *Secrets, service string) supervisor.Spec {
+	if c.Mesh.Proxy == "envoy" {
+		return envoySpec(c, service)
+	}
+	return builtinSidecarSpec(c, sec, service)
+}
+
+// envoySpec runs Envoy from a bootstrap that Consul renders once it runs
+// (Control.EnvoyBootstrap fills Prepare); its admin API is a unix socket in
+// Envoy's own filesystem, out of the application's reach.
+func envoySpec(c *Config, service string) supervisor.Spec {
+	cmd, _ := mesh.EnvoyCommand(mesh.EnvoyOptions{BootstrapPath: EnvoyBootstrapPath, ReadyPort: envoyReadyListener})
+	return supervisor.Spec{
+		Name: service + SidecarSuffix, Image: c.Mesh.EnvoyImage,
+		Entrypoint: cmd.Args[:1], Command: cmd.Args[1:],
+		ShareNetworkWith: service,
+		DependsOn:        []supervisor.Dependency{{Service: ServiceConsul, Condition: supervisor.Healthy}},
+		Restart:          supervisor.RestartAlways, StartTimeout: c.Appliance.StartTimeout.D(), StopGrace: c.Appliance.StopGrace.D(),
+	}
+}
+
+// envoyReadyPorts publishes an Envoy sidecar's /ready listener on loopback
+// (it answers nothing else) from the namespace owner's container.
+func envoyReadyPorts(c *Config, service string) []supervisor.Port {
+	if !c.Mesh.Enabled || c.Mesh.Proxy != "envoy" {
+		return nil
+	}
+	return []supervisor.Port{{HostIP: "127.0.0.1", HostPort: EnvoyReadyPort(c, service), ContainerPort: envoyReadyListener}}
+}
+
+func builtinSidecarSpec(c *Config, sec *Secrets, service string) supervisor.Spec {
 	cmd, _ := mesh.BuiltinSidecar(mesh.SidecarOptions{
 		ServiceID: service, ConsulBinary: "/bin/consul", HTTPAddr: "http://" + ServiceConsul + ":8500",
 		Token: sec.EnsureUUID(tokenSecret(service)),
@@ -339,6 +386,7 @@ func notebookSpec(c *Config, sec *Secrets, addr Addresses) supervisor.Spec {
 		},
 		Restart: supervisor.RestartAlways, StartTimeout: c.Appliance.StartTimeout.D(), StopGrace: c.Appliance.StopGrace.D(),
 	}
+	spec.Ports = append(spec.Ports, envoyReadyPorts(c, ServiceNotebook)...)
 	if len(c.Notebook.HealthCheck) > 0 {
 		spec.Health = &supervisor.Probe{Command: c.Notebook.HealthCheck, Interval: 2e9, Timeout: 5e9, Retries: 3}
 	}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +27,9 @@ type Control struct {
 	cfg  *Config
 	sec  *Secrets
 	addr Addresses
+	// Exec runs a command in a service's container (the Docker runtime's
+	// Exec); the Envoy sidecars need it to have Consul render bootstraps.
+	Exec func(ctx context.Context, service string, cmd []string) (int, string, error)
 
 	mu       sync.Mutex
 	consul   *api.Client
@@ -247,8 +251,65 @@ func (k *Control) ClusterReady(ctx context.Context) error {
 	return nil
 }
 
-// AttachGates sets the readiness gates of the built-in services in topo.
+// EnvoyBootstrap has Consul render the Envoy bootstrap of service's
+// sidecar (`consul connect envoy -bootstrap`, run in the Consul container).
+// The bootstrap holds the sidecar's token: it becomes a 0600 file.
+func (k *Control) EnvoyBootstrap(service string) func(context.Context) ([]supervisor.File, error) {
+	return func(ctx context.Context) ([]supervisor.File, error) {
+		if k.Exec == nil {
+			return nil, errors.New("the Envoy sidecars need the Docker runtime (to run consul connect envoy -bootstrap)")
+		}
+		token := k.sec.EnsureUUID(tokenSecret(service))
+		cmd, err := mesh.EnvoyBootstrap(mesh.SidecarOptions{ServiceID: service, ConsulBinary: "/bin/consul",
+			HTTPAddr: "http://127.0.0.1:8500", Token: token}, ServiceConsul+":8502", "127.0.0.1:19000")
+		if err != nil {
+			return nil, err
+		}
+		code, out, err := k.Exec(ctx, ServiceConsul, append(cmd.Args, "-token", token))
+		if err != nil || code != 0 {
+			return nil, fmt.Errorf("consul connect envoy -bootstrap for %s: exit %d: %v %s", service, code, err, redactToken(out, token))
+		}
+		return []supervisor.File{{Path: EnvoyBootstrapPath, Mode: 0o600, Content: []byte(out)}}, nil
+	}
+}
+
+func redactToken(s, token string) string {
+	if token == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, token, "[token]")
+}
+
+// EnvoyReady is an Envoy sidecar's gate: its /ready listener answers LIVE.
+func (k *Control) EnvoyReady(service string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, mesh.EnvoyReadyURL("127.0.0.1", EnvoyReadyPort(k.cfg, service)), nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return fmt.Errorf("envoy /ready: %w", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("envoy /ready: %s", resp.Status)
+		}
+		return nil
+	}
+}
+
+// both passes when a then b pass.
+func both(a, b func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if err := a(ctx); err != nil {
+			return err
+		}
+		return b(ctx)
+	}
+}
+
+// AttachGates sets the readiness gates (and Envoy's bootstrap step) of the
+// built-in services in topo.
 func (k *Control) AttachGates(topo *supervisor.Topology) {
+	envoy := k.cfg.Mesh.Proxy == "envoy"
 	for i := range topo.Services {
 		s := &topo.Services[i]
 		switch {
@@ -258,6 +319,13 @@ func (k *Control) AttachGates(topo *supervisor.Topology) {
 			s.Gate = k.NodeReady(k.addr.Coordinator.String())
 		case s.Name == ServiceCoordinator+SidecarSuffix:
 			s.Gate = k.ClusterReady
+			if envoy {
+				s.Gate = both(k.EnvoyReady(ServiceCoordinator), k.ClusterReady)
+				s.Prepare = k.EnvoyBootstrap(ServiceCoordinator)
+			}
+		case s.Name == ServiceNotebook+SidecarSuffix && envoy:
+			s.Gate = k.EnvoyReady(ServiceNotebook)
+			s.Prepare = k.EnvoyBootstrap(ServiceNotebook)
 		}
 		for j, ip := range k.addr.Workers {
 			if s.Name == ServiceWorker+"-"+strconv.Itoa(j+1) {

@@ -81,6 +81,9 @@ type File struct {
 	Content []byte      `json:"content"`
 	UID     int         `json:"uid,omitempty"`
 	GID     int         `json:"gid,omitempty"`
+	// Prepared files come from Spec.Prepare at create time; they are not
+	// part of the config hash (they derive from the running stack).
+	Prepared bool `json:"-"`
 }
 
 // Probe tells whether a running service is healthy. Command runs inside the
@@ -136,6 +139,10 @@ type Spec struct {
 	// runtime reports the service healthy (for example "the Trino cluster
 	// has N active workers"). It is polled until it returns nil.
 	Gate func(ctx context.Context) error `json:"-"`
+	// Prepare returns files that can only be made once the service's
+	// dependencies run (for example an Envoy bootstrap that Consul renders).
+	// It runs just before the instance is created.
+	Prepare func(ctx context.Context) ([]File, error) `json:"-"`
 	// PreStop runs before the service is stopped (for example a Trino
 	// worker's graceful shutdown request).
 	PreStop func(ctx context.Context) error `json:"-"`
@@ -146,6 +153,12 @@ type Spec struct {
 // digest, which cannot be reversed.
 func (s Spec) ConfigHash() string {
 	c := s
+	c.Files = nil
+	for _, f := range s.Files {
+		if !f.Prepared {
+			c.Files = append(c.Files, f)
+		}
+	}
 	c.DependsOn = append([]Dependency(nil), s.DependsOn...)
 	sort.Slice(c.DependsOn, func(i, j int) bool { return c.DependsOn[i].Service < c.DependsOn[j].Service })
 	b, err := json.Marshal(c) // maps marshal with sorted keys

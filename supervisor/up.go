@@ -221,6 +221,17 @@ func (e *Engine) bring(ctx context.Context, spec Spec, in Instance, att *attempt
 			return err
 		}
 	default:
+		if spec.Prepare != nil {
+			files, err := spec.Prepare(ctx)
+			if err != nil {
+				e.fail(spec.Name, "preparing its files failed: "+err.Error())
+				return fmt.Errorf("%s: preparing its files: %w", spec.Name, err)
+			}
+			for _, f := range files {
+				f.Prepared = true
+				spec.Files = append(slices.Clip(spec.Files), f)
+			}
+		}
 		id, err := e.o.Runtime.Create(ctx, e.o.Project, spec, peerID)
 		if err != nil {
 			e.fail(spec.Name, "create failed: "+err.Error())

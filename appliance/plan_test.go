@@ -1,0 +1,115 @@
+package appliance
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"moat/supervisor"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// fakeSecrets holds fixed stand-ins for every secret a plan uses.
+func fakeSecrets(t *testing.T, dataDir string) *Secrets {
+	t.Helper()
+	sec, err := OpenSecrets(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{SecretConsul, tokenSecret(ServiceCoordinator), tokenSecret(ServiceNotebook), tokenSecret(OrchestratorUser)} {
+		sec.Set(name, "00000000-0000-4000-8000-fake-"+strings.ReplaceAll(name, "_", "-"))
+	}
+	for _, name := range []string{SecretTrinoShared, SecretManagement, SecretOrchestrator, userSecret("analyst"), SecretNotebook, SecretDashboard} {
+		sec.Set(name, "fake-"+name)
+	}
+	return sec
+}
+
+// planJSON renders a plan for a golden file: specs as JSON, file contents
+// as text, bcrypt output (salted) replaced by a marker.
+func planJSON(t *testing.T, topo supervisor.Topology) []byte {
+	t.Helper()
+	type file struct {
+		Path, Mode, Content string
+		UID, GID            int
+	}
+	type spec struct {
+		supervisor.Spec
+		Files   []file `json:"files,omitempty"`
+		Gate    bool   `json:"gate,omitempty"`
+		Prepare bool   `json:"prepare,omitempty"`
+		Hash    string `json:"config_hash"`
+	}
+	var out struct {
+		Networks []supervisor.Network
+		Volumes  []supervisor.Volume
+		Services []spec
+	}
+	out.Networks, out.Volumes = topo.Networks, topo.Volumes
+	for _, s := range topo.Services {
+		js := spec{Spec: s, Gate: s.Gate != nil, Prepare: s.Prepare != nil, Hash: "(stable)"}
+		for _, f := range s.Files {
+			content := string(f.Content)
+			if strings.HasSuffix(f.Path, "password.db") {
+				content = "(bcrypt hashes of moat, orchestrator and the [[user]] passwords)"
+			}
+			js.Files = append(js.Files, file{f.Path, f.Mode.String(), content, f.UID, f.GID})
+		}
+		js.Spec.Files = nil
+		out.Services = append(out.Services, js)
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(b, '\n')
+}
+
+func checkGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		os.WriteFile(path, got, 0o644)
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update)", err)
+	}
+	if string(want) != string(got) {
+		t.Errorf("%s differs from the plan (go test ./appliance -run Plan -update, then read the diff):\n%s", path, got)
+	}
+}
+
+func TestPlanGolden(t *testing.T) {
+	for _, tc := range []struct{ name, extra string }{
+		{"plan-builtin.golden", ""},
+		{"plan-envoy.golden", "[mesh]\nproxy = \"envoy\"\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			c, err := Parse([]byte("[appliance]\ndata_dir = \""+dir+"\"\n"+tc.extra), "moat.toml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			sec := fakeSecrets(t, dir)
+			topo, err := Plan(c, sec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			NewControl(c, sec).AttachGates(&topo)
+			checkGolden(t, tc.name, []byte(strings.ReplaceAll(string(planJSON(t, topo)), dir, "$DATA_DIR")))
+			// Planning twice gives the same config hashes: nothing is
+			// re-created on the next up (the password file is reused).
+			again, _ := Plan(c, sec)
+			for i := range topo.Services {
+				if topo.Services[i].ConfigHash() != again.Services[i].ConfigHash() {
+					t.Errorf("%s: config hash changed between two plans", topo.Services[i].Name)
+				}
+			}
+		})
+	}
+}
