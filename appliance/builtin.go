@@ -3,10 +3,10 @@ package appliance
 import (
 	"fmt"
 	"maps"
-	"slices"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -58,9 +58,11 @@ func PlanAddresses(c *Config) Addresses {
 }
 
 // secret names derived from config names.
-func userSecret(user string) string     { return "user_" + user }
-func tokenSecret(service string) string { return "consul_token_" + strings.ReplaceAll(service, "-", "_") }
-func catalogEnv(secret string) string   { return "MOAT_SECRET_" + strings.ToUpper(secret) }
+func userSecret(user string) string { return "user_" + user }
+func tokenSecret(service string) string {
+	return "consul_token_" + strings.ReplaceAll(service, "-", "_")
+}
+func catalogEnv(secret string) string { return "MOAT_SECRET_" + strings.ToUpper(secret) }
 
 // planBuiltin plans Consul, the sidecars, Trino and the notebook.
 func planBuiltin(c *Config, sec *Secrets) (supervisor.Topology, error) {
@@ -119,8 +121,8 @@ func TrinoCluster(c *Config, sec *Secrets) trino.Cluster {
 		Environment: c.Trino.Environment, Version: c.Trino.Version,
 		Coordinator: trino.Node{ID: ServiceCoordinator, IP: addr.Coordinator},
 		HTTPPort:    TrinoHTTPPort, Memory: memoryPlan(c), GracePeriod: c.Trino.ShutdownGrace.D(),
-		System:      trino.SystemUsers{Management: ManagementUser, Orchestrator: OrchestratorUser},
-		Policies:    trinoPolicies(c),
+		System:   trino.SystemUsers{Management: ManagementUser, Orchestrator: OrchestratorUser},
+		Policies: trinoPolicies(c),
 	}
 	for i, ip := range addr.Workers {
 		cl.Workers = append(cl.Workers, trino.Node{ID: ServiceWorker + "-" + strconv.Itoa(i+1), IP: ip})

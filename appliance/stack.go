@@ -58,7 +58,6 @@ func Plan(c *Config, sec *Secrets) (supervisor.Topology, error) {
 	return topo, nil
 }
 
-
 // Recorder stores the supervisor's transitions in moat's state database:
 // the transition itself, the service's observed row, and an event for the
 // ones a user cares about (failures and restarts).
