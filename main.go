@@ -1,6 +1,3 @@
-// Command moat brings up a zero-trust analytics stack (Consul, sidecars,
-// Trino, Jupyter) on one host through the Docker Engine API and keeps it
-// healthy. Run `moat help` for the commands.
 package main
 
 import (

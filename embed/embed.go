@@ -1,7 +1,3 @@
-// Package embed holds the files compiled into the moat binary: the default
-// moat.toml that `moat init` writes and `moat up` uses when there is none.
-//
-// Imported by appliance and main.
 package embed
 
 import _ "embed"

@@ -1,0 +1,6 @@
+// Package embed holds the files compiled into the moat binary: the default,
+// commented moat.toml that `moat init` writes and `moat up` uses when there
+// is none.
+//
+// Imported by appliance and main.
+package embed
