@@ -205,9 +205,20 @@ func dashboardURL(s *stack) string {
 
 func printReady(out io.Writer, s *stack) {
 	fmt.Fprintf(out, "all %d services are up\n", len(s.topo.Services))
-	for _, sp := range s.topo.Services {
-		for _, p := range sp.Ports {
-			fmt.Fprintf(out, "  %-22s http://%s:%d\n", sp.Name, p.HostIP, p.HostPort)
+	c := s.cfg
+	if c.Mesh.Enabled {
+		fmt.Fprintf(out, "  consul UI   http://127.0.0.1:%d/ui (token: moat secrets show consul)\n", c.Mesh.HTTPPort)
+	}
+	if c.Notebook.Enabled {
+		fmt.Fprintf(out, "  notebook    http://127.0.0.1:%d/ (token: moat secrets show notebook)\n", c.Notebook.Port)
+	}
+	if c.Trino.Enabled {
+		fmt.Fprintf(out, "  trino       moat query \"SELECT ...\" (through the mesh; the coordinator's sidecar on 127.0.0.1:%d accepts mesh mTLS only)\n", c.Mesh.CoordinatorPort)
+	}
+	for _, svc := range c.Services {
+		spec, _ := s.topo.Service(svc.Name)
+		for _, p := range spec.Ports {
+			fmt.Fprintf(out, "  %-11s %s:%d\n", svc.Name, p.HostIP, p.HostPort)
 		}
 	}
 }

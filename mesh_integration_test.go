@@ -93,7 +93,7 @@ func setIntention(t *testing.T, c *api.Client, src, dst, action string) {
 func TestMeshStack(t *testing.T) {
 	s := newMeshStack(t)
 	out := s.mustMoat("up", "-d")
-	if !strings.Contains(out, "all 7 services are up") {
+	if !strings.Contains(out, "all 6 services are up") {
 		t.Fatalf("up:\n%s", out)
 	}
 

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"moat/mesh"
 	"moat/supervisor"
@@ -279,6 +280,8 @@ func trinoSpecs(c *Config, sec *Secrets, addr Addresses) ([]supervisor.Spec, err
 			}
 		} else {
 			spec.MemoryBytes = memoryPlan(c).Worker.Container
+			// A worker drains for up to about twice shutdown.grace-period.
+			spec.StopGrace = 3*c.Trino.ShutdownGrace.D() + 10*time.Second
 			spec.DependsOn = []supervisor.Dependency{{Service: ServiceCoordinator, Condition: supervisor.Healthy}}
 		}
 		specs = append(specs, spec)

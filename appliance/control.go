@@ -195,6 +195,15 @@ func (k *Control) NodeReady(ip string) func(context.Context) error {
 	}
 }
 
+// ShutdownWorker asks the worker at ip to drain and exit (Trino's graceful
+// shutdown), signed with the shared secret: no password leaves moat.
+func (k *Control) ShutdownWorker(ip string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		base := "http://" + net.JoinHostPort(ip, strconv.Itoa(TrinoHTTPPort))
+		return trino.ShutdownInternal(ctx, http.DefaultClient, base, k.sec.Ensure(SecretTrinoShared), ManagementUser)
+	}
+}
+
 // Identity is moat's own Connect identity (orchestrator), reaching the
 // coordinator's sidecar on its loopback port.
 func (k *Control) Identity(ctx context.Context) (*mesh.Identity, error) {
@@ -330,6 +339,7 @@ func (k *Control) AttachGates(topo *supervisor.Topology) {
 		for j, ip := range k.addr.Workers {
 			if s.Name == ServiceWorker+"-"+strconv.Itoa(j+1) {
 				s.Gate = k.NodeReady(ip.String())
+				s.PreStop = k.ShutdownWorker(ip.String())
 			}
 		}
 	}

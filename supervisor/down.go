@@ -58,6 +58,22 @@ func (e *Engine) Down(ctx context.Context, o DownOptions) error {
 	return errors.Join(errs...)
 }
 
+// watchExit returns a channel closed when instance id exits, or nil when the
+// engine is not watching the runtime's events (Start was not called).
+func (e *Engine) watchExit(id string) <-chan struct{} {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ctx == nil {
+		return nil
+	}
+	ch, ok := e.exits[id]
+	if !ok {
+		ch = make(chan struct{})
+		e.exits[id] = ch
+	}
+	return ch
+}
+
 // stopGroups orders the instances for stopping: those topo does not know
 // first, then topo's levels from the last to the first.
 func stopGroups(topo Topology, inv Inventory) [][]Instance {
@@ -111,9 +127,17 @@ func (e *Engine) stopOne(ctx context.Context, spec Spec, in Instance, grace time
 		grace = spec.StopGrace
 	}
 	if spec.PreStop != nil && in.State == StateRunning {
+		exited := e.watchExit(in.ID)
 		pctx, cancel := context.WithTimeout(ctx, grace)
 		if err := spec.PreStop(pctx); err != nil {
 			errs = append(errs, fmt.Errorf("%s: graceful shutdown request failed (stopping it anyway): %w", in.Service, err))
+		} else if exited != nil {
+			// It drains and exits by itself within its grace period.
+			select {
+			case <-exited:
+				in.State = StateExited
+			case <-pctx.Done():
+			}
 		}
 		cancel()
 	}

@@ -60,6 +60,10 @@ type Options struct {
 	DefaultStartTimeout time.Duration
 	// GateInterval is how often a Gate is retried.
 	GateInterval time.Duration
+	// StartProbeInterval is how often a starting service's health command
+	// is run by the engine itself (runtimes with Exec), until it first
+	// passes; 0 means 100ms, negative turns it off.
+	StartProbeInterval time.Duration
 	// LogLines is how many log lines a start failure shows.
 	LogLines int
 	Rand     func() float64 // jitter source, default math/rand
@@ -77,6 +81,9 @@ type Engine struct {
 	wg       sync.WaitGroup // goroutines the engine owns
 	cancel   context.CancelFunc
 	ctx      context.Context // lives until Close
+	// exits are closed when the instance with that ID exits (Down waits
+	// on them after a graceful-shutdown request).
+	exits map[string]chan struct{}
 }
 
 // service is the engine's view of one service. Guarded by Engine.mu.
@@ -115,6 +122,9 @@ func New(o Options) *Engine {
 	if o.GateInterval == 0 {
 		o.GateInterval = time.Second
 	}
+	if o.StartProbeInterval == 0 {
+		o.StartProbeInterval = 100 * time.Millisecond
+	}
 	if o.LogLines == 0 {
 		o.LogLines = 20
 	}
@@ -124,7 +134,7 @@ func New(o Options) *Engine {
 	if o.Warn == nil {
 		o.Warn = func(string) {}
 	}
-	return &Engine{o: o, services: map[string]*service{}}
+	return &Engine{o: o, services: map[string]*service{}, exits: map[string]chan struct{}{}}
 }
 
 // Start subscribes to the runtime's events; the engine reacts to them until

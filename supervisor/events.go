@@ -3,13 +3,14 @@ package supervisor
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
 // apply updates the engine from one runtime event.
 func (e *Engine) apply(ev Event) {
 	var probe string
-	if ev.Kind == EventHealth {
+	if ev.Kind == EventHealth && ev.Health == HealthUnhealthy {
 		// Health events carry no output: the probe's last words explain
 		// an unhealthy service.
 		if in, err := e.o.Runtime.Inspect(e.ctx, ev.ID); err == nil {
@@ -18,6 +19,10 @@ func (e *Engine) apply(ev Event) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if ch, ok := e.exits[ev.ID]; ok && ev.Kind == EventDie {
+		close(ch)
+		delete(e.exits, ev.ID)
+	}
 	s := e.byIDLocked(ev.ID, ev.Service)
 	if s == nil {
 		return // not ours (yet): Up adopts or removes it
@@ -43,6 +48,11 @@ func (e *Engine) onStartLocked(s *service) {
 	if s.spec.Health != nil {
 		s.health = HealthStarting
 		e.setPhaseLocked(s, PhaseStarting, "started; waiting for its health probe")
+		if ex, ok := e.o.Runtime.(Execer); ok && e.o.StartProbeInterval > 0 {
+			s.gateRun++
+			gen, id := s.gateRun, s.id
+			e.goLocked(func() { e.startProbe(ex, s, id, gen) })
+		}
 		return
 	}
 	e.passedProbeLocked(s)
@@ -95,10 +105,48 @@ func (e *Engine) runGate(s *service, gen int) {
 	}
 }
 
+// startProbe runs s's health command every StartProbeInterval until it
+// passes (then s is healthy without waiting for the runtime's next probe) or
+// s leaves the starting phase.
+func (e *Engine) startProbe(ex Execer, s *service, id string, gen int) {
+	for {
+		ctx, cancel := context.WithTimeout(e.ctx, s.spec.Health.Timeout)
+		code, out, err := ex.Exec(ctx, id, s.spec.Health.Command)
+		cancel()
+		e.mu.Lock()
+		if gen != s.gateRun || e.closed || s.phase != PhaseStarting || s.health != HealthStarting {
+			e.mu.Unlock()
+			return
+		}
+		if err == nil && code == 0 {
+			s.health = HealthHealthy
+			e.passedProbeLocked(s)
+			e.mu.Unlock()
+			return
+		}
+		if out = strings.TrimSpace(out); out != "" {
+			s.lastProbe = out
+		}
+		e.mu.Unlock()
+		tick := make(chan struct{})
+		t := e.o.Clock.AfterFunc(e.o.StartProbeInterval, func() { close(tick) })
+		select {
+		case <-e.ctx.Done():
+			t.Stop()
+			return
+		case <-tick:
+		}
+	}
+}
+
 func (e *Engine) onHealthLocked(s *service, h Health) {
+	prev := s.health
 	s.health = h
 	switch h {
 	case HealthHealthy:
+		if prev == HealthHealthy {
+			return // the start probe saw it first
+		}
 		if s.phase == PhaseStarting || s.phase == PhaseUnhealthy || s.phase == PhasePending {
 			e.passedProbeLocked(s)
 		}

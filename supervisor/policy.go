@@ -15,8 +15,8 @@ type Backoff struct {
 	StableAfter time.Duration // uptime after which the failure count resets
 }
 
-// DefaultBackoff restarts after 500ms, doubling up to 30s, ±20%.
-var DefaultBackoff = Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Factor: 2, Jitter: 0.2, StableAfter: time.Minute}
+// DefaultBackoff restarts after 100ms, doubling up to 30s, ±20%.
+var DefaultBackoff = Backoff{Initial: 100 * time.Millisecond, Max: 30 * time.Second, Factor: 2, Jitter: 0.2, StableAfter: time.Minute}
 
 // Delay is the wait before restart number n (n ≥ 1 consecutive failures);
 // r is a random number in [0,1) for the jitter.

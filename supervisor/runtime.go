@@ -51,6 +51,14 @@ type Runtime interface {
 	Logs(ctx context.Context, id string, opts LogOptions, w io.Writer) error
 }
 
+// Execer is implemented by runtimes that can run a command inside a running
+// instance (Docker). The engine uses it to run a starting service's health
+// command more often than the runtime's probe interval, so that a
+// dependent starts as soon as the service is healthy.
+type Execer interface {
+	Exec(ctx context.Context, id string, cmd []string) (exitCode int, output string, err error)
+}
+
 // ImageManager is implemented by runtimes that run images (Docker).
 type ImageManager interface {
 	ImagePresent(ctx context.Context, ref string) (bool, error)

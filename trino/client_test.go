@@ -163,7 +163,7 @@ func TestInfoAndShutdown(t *testing.T) {
 		t.Errorf("Shutdown: %v", err)
 	}
 	err = Shutdown(ctx, f.srv.Client(), f.srv.URL, "moat", "wrong-pw")
-	if err == nil || !strings.Contains(err.Error(), "401 Unauthorized: Unauthorized: check user moat's password") || strings.Contains(err.Error(), "wrong-pw") {
+	if err == nil || !strings.Contains(err.Error(), "401 Unauthorized: Unauthorized: check moat's credentials") || strings.Contains(err.Error(), "wrong-pw") {
 		t.Errorf("Shutdown with a wrong password: %v", err)
 	}
 	if err := Shutdown(ctx, http.DefaultClient, "http://172.30.0.11:8080", "moat", "fake-moat-pw-c4b8"); err == nil ||

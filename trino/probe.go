@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"moat/trino/internalauth"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // NodeInfo is a node's GET /v1/info: public, no authentication.
@@ -84,13 +86,35 @@ func Shutdown(ctx context.Context, client *http.Client, baseURL, user, password 
 	if u.Scheme != "https" {
 		return fmt.Errorf("trino shutdown: refusing to send the password of %s over %s to %s; use https", user, u.Scheme, u.Host)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, strings.TrimSuffix(baseURL, "/")+"/v1/info/state", strings.NewReader(`"SHUTTING_DOWN"`))
+	return putShutdown(ctx, client, u, user, func(req *http.Request) {
+		req.Header.Set("X-Trino-User", user)
+		req.SetBasicAuth(user, password)
+	})
+}
+
+// ShutdownInternal asks a node to shut down gracefully as a member of the
+// cluster: the request is signed with the shared secret (Trino's internal
+// authentication, accepted before any HTTP/HTTPS or password check), so no
+// password crosses the network and plain HTTP to the node's private address
+// is enough. subject names the sender in the token (e.g. "moat").
+func ShutdownInternal(ctx context.Context, client *http.Client, baseURL, sharedSecret, subject string) error {
+	u, err := url.Parse(baseURL)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("trino shutdown: %q is not a URL", baseURL)
+	}
+	key := internalauth.InternalKey(sharedSecret)
+	return putShutdown(ctx, client, u, subject, func(req *http.Request) {
+		req.Header.Set(internalauth.InternalBearerHeader, internalauth.SignInternal(key, subject, time.Now()))
+	})
+}
+
+func putShutdown(ctx context.Context, client *http.Client, u *url.URL, user string, authorize func(*http.Request)) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, strings.TrimSuffix(u.String(), "/")+"/v1/info/state", strings.NewReader(`"SHUTTING_DOWN"`))
 	if err != nil {
 		return fmt.Errorf("trino shutdown: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Trino-User", user)
-	req.SetBasicAuth(user, password)
+	authorize(req)
 	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("trino shutdown of %s: %w", u.Host, err)
@@ -101,7 +125,7 @@ func Shutdown(ctx context.Context, client *http.Client, baseURL, user, password 
 	case http.StatusOK:
 		return nil
 	case http.StatusUnauthorized:
-		return fmt.Errorf("trino shutdown of %s: %s: %s: check user %s's password (password file and secret)", u.Host, resp.Status, snippet(body), user)
+		return fmt.Errorf("trino shutdown of %s: %s: %s: check %s's credentials (password file, shared secret)", u.Host, resp.Status, snippet(body), user)
 	case http.StatusForbidden:
 		return fmt.Errorf("trino shutdown of %s: %s: user %s needs system_information write in rules.json (%s)", u.Host, resp.Status, user, snippet(body))
 	default:

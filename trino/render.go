@@ -88,8 +88,10 @@ func configProperties(c Cluster, n Node) []byte {
 		// X-Forwarded-Proto: https by moat's client) may authenticate;
 		// plain HTTP must not fall back to an unauthenticated X-Trino-User.
 		p.set("http-server.process-forwarded", "true")
-		p.set("http-server.authentication.allow-insecure-over-http", "false")
 	}
+	// Plain HTTP must never fall back to an unauthenticated X-Trino-User
+	// (on workers it would let anyone on the network shut them down).
+	p.set("http-server.authentication.allow-insecure-over-http", "false")
 	p.set("query.max-memory", trinoSize(c.Memory.QueryMaxMemory))
 	p.set("query.max-memory-per-node", trinoSize(m.QueryMaxMemoryPerNode))
 	p.set("memory.heap-headroom-per-node", trinoSize(m.Headroom))

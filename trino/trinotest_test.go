@@ -112,3 +112,25 @@ func TestAgainstTrinotest(t *testing.T) {
 		t.Errorf("shutdown over plain http: %v", err)
 	}
 }
+
+// A worker shuts down when moat signs the request with the shared secret:
+// no password crosses the network, and plain HTTP to its private address
+// is enough, as Trino accepts internal requests before its HTTP check.
+func TestShutdownInternal(t *testing.T) {
+	worker := trinotest.NewServer(trinotest.Options{NodeID: "trino-worker-1", Environment: "moat", SharedSecret: "fake-shared-secret-1"})
+	defer worker.Close()
+	ctx := context.Background()
+	err := ShutdownInternal(ctx, http.DefaultClient, worker.URL, "another-secret", "moat")
+	if err == nil || !strings.Contains(err.Error(), "401") || strings.Contains(err.Error(), "another-secret") {
+		t.Fatalf("wrong secret: %v", err)
+	}
+	if worker.State() == trinotest.StateShuttingDown {
+		t.Fatal("a request with the wrong secret shut the worker down")
+	}
+	if err := ShutdownInternal(ctx, http.DefaultClient, worker.URL, "fake-shared-secret-1", "moat"); err != nil {
+		t.Fatal(err)
+	}
+	if worker.State() != trinotest.StateShuttingDown {
+		t.Errorf("state %q after the shutdown request", worker.State())
+	}
+}

@@ -1,0 +1,21 @@
+// Package trinotest is a Trino REST-protocol test server, in the spirit of
+// net/http/httptest: it speaks Trino's client protocol (POST /v1/statement,
+// nextUri paging, DELETE to cancel, Trino's error JSON), /v1/info and
+// /v1/info/state (graceful shutdown), password authentication from a Trino
+// password file (bcrypt), file-based impersonation and system_information
+// rules, and node discovery (POST /v1/announce as Trino >= 477 sends by
+// default, and the legacy airlift PUT /v1/announcement/{nodeId}), internal
+// authentication (every node-to-node request carries X-Trino-Internal-Bearer,
+// an HS256 JWT keyed by SHA-256 of internal-communication.shared-secret;
+// announcements are internal-only) and Trino's automatic internal HTTPS
+// (Options.InternalHTTPS: a certificate derived from the shared secret,
+// trusted by every node with the same secret and environment; see
+// autotls.go for how it differs from airlift's). Queries run
+// on an embedded in-memory SQLite holding tpch.tiny.nation, tpch.tiny.region,
+// a generated tpch.tiny.customer and system.runtime.nodes.
+//
+// Trino cannot run on moat's test machines; this package stands in for it.
+// Only tests and the trinotestd binary (the stand-in for the trinodb/trino
+// image in FROM-scratch test images) import it; moat's production code never
+// does.
+package trinotest
