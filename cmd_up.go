@@ -173,6 +173,7 @@ func mirrorHealth(ctx context.Context, s *stack, eng *supervisor.Engine) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		case <-s.mirrorWake:
 		}
 	}
 }

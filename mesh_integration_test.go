@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/consul/api"
 
@@ -106,6 +108,30 @@ func TestMeshStack(t *testing.T) {
 		if strings.TrimSpace(out) != `{"u":"analyst"}` {
 			t.Errorf("impersonated query ran as %q, want analyst", out)
 		}
+	})
+
+	t.Run("the notebook reaches trino only at its localhost upstream", func(t *testing.T) {
+		probe := func() (string, error) {
+			out, err := exec.Command("docker", "exec", s.project+"-notebook", "/workload", "probe", "http://127.0.0.1:8080/v1/info").CombinedOutput()
+			return string(out), err
+		}
+		if out, err := probe(); err != nil || !strings.Contains(out, "ok") {
+			t.Fatalf("notebook → 127.0.0.1:8080 (its sidecar's upstream): %v %s", err, out)
+		}
+		setIntention(t, s.consul(), "notebook", "trino-coordinator", "deny")
+		testenv.Eventually(t, 30*time.Second, 200*time.Millisecond, "the deny takes effect without a restart", func() error {
+			if out, err := probe(); err == nil {
+				return fmt.Errorf("still allowed: %s", out)
+			}
+			return nil
+		})
+		setIntention(t, s.consul(), "notebook", "trino-coordinator", "allow")
+		testenv.Eventually(t, 30*time.Second, 200*time.Millisecond, "the allow takes effect again", func() error {
+			if out, err := probe(); err != nil {
+				return fmt.Errorf("%v %s", err, out)
+			}
+			return nil
+		})
 	})
 
 	t.Run("impersonation without a rule is refused", func(t *testing.T) {

@@ -27,6 +27,18 @@ type stack struct {
 	topo    supervisor.Topology
 	control *appliance.Control // nil when the mesh is off
 	closers []func() error
+	// Wakes for the goroutines that follow the engine's transitions.
+	mirrorWake, uiWake wake
+}
+
+// wake is a one-slot notification: pokes coalesce, none blocks.
+type wake chan struct{}
+
+func (w wake) poke() {
+	select {
+	case w <- struct{}{}:
+	default:
+	}
 }
 
 // openStack loads the config and opens everything a command needs.
@@ -35,7 +47,7 @@ func openStack(ctx context.Context, env *cliEnv) (*stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &stack{cfg: cfg}
+	s := &stack{cfg: cfg, mirrorWake: make(wake, 1), uiWake: make(wake, 1)}
 	if s.store, err = state.Open(filepath.Join(cfg.DataDir(), state.FileName)); err != nil {
 		return nil, err
 	}
@@ -107,6 +119,8 @@ func (s *stack) engine(w io.Writer) *supervisor.Engine {
 			mu.Lock()
 			defer mu.Unlock()
 			fmt.Fprintf(w, "%s  %-22s %-10s %s\n", t.Time.Format("15:04:05"), t.Service, t.To, t.Reason)
+			s.mirrorWake.poke()
+			s.uiWake.poke()
 		},
 		Warn: func(msg string) {
 			mu.Lock()
