@@ -10,7 +10,7 @@ BIN       := bin
 # The pinned Consul server for tests and test images (tools/consul/go.mod holds the pin).
 CONSUL_GONOSUMDB := github.com/hashicorp/consul
 GO_SOURCES := $(shell find . -name '*.go' -not -path './tools/*' -not -path './bin/*') go.mod go.sum
-TEMPL     := $(GO) run github.com/a-h/templ/cmd/templ
+TEMPL     := $(BIN)/templ
 TEST_TIMEOUT ?= 25m
 TEST_FLAGS   ?=
 
@@ -42,13 +42,20 @@ lint: ## gofmt and go vet
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-generate: ## regenerate templ files
+generate: $(TEMPL) ## regenerate templ files
 	$(TEMPL) generate
 
-check-generated: ## fail when generated templ files are out of date
-	@if ls webui/*.templ >/dev/null 2>&1; then \
-	  $(TEMPL) generate >/dev/null && git diff --exit-code -- '*_templ.go' || \
-	  { echo "generated templ files were out of date: run 'make generate' and commit"; exit 1; }; fi
+# The templ generator, pinned in its own module (tools/templ) at the version of
+# the runtime library in go.mod.
+$(TEMPL): tools/templ/go.mod tools/templ/go.sum
+	@mkdir -p $(BIN)
+	cd tools/templ && $(GO) build -o ../../$@ github.com/a-h/templ/cmd/templ
+
+check-generated: $(TEMPL) ## fail when generated templ files differ from their sources
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; cp -r webui go.mod $$tmp/; \
+	  $(TEMPL) generate -path $$tmp/webui >/dev/null; \
+	  for f in webui/*_templ.go; do cmp -s $$f $$tmp/$$f || \
+	    { echo "$$f is out of date with its .templ source: run 'make generate' and commit"; exit 1; }; done
 
 # Consul from its Go module, static, cached in bin/ and rebuilt only when the pin changes.
 consul: $(BIN)/consul ## build the pinned Consul binary into bin/

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	oklogrun "github.com/oklog/run"
+
 	"moat/appliance"
 	"moat/report"
 	"moat/state"
@@ -58,16 +60,22 @@ type upOptions struct {
 	pull  string
 	open  bool
 	child bool // report readiness on fd 3 to the parent `up -d`
+	// terminal is where secrets meant for the user go (the dashboard's
+	// login URL): the terminal, never the background moat's log file.
+	terminal io.Writer
+	log      io.Writer // the log only (the background moat's log file)
 }
 
 // upForeground starts the stack and supervises it until ctx ends, then stops
 // it in reverse order.
 func upForeground(ctx context.Context, env *cliEnv, o upOptions) error {
 	out := env.stdout
+	o.terminal, o.log = env.stdout, env.stdout
 	var ready *os.File
 	if o.child {
 		ready = os.NewFile(3, "ready")
 		out = io.MultiWriter(env.stdout, ready)
+		o.terminal = ready
 	}
 	err := superviseStack(ctx, env, o, out, func() {
 		if ready != nil {
@@ -146,11 +154,39 @@ func startAndSupervise(ctx context.Context, s *stack, o upOptions, out io.Writer
 		return fmt.Errorf("up failed; what this attempt created was removed:\n%w", err)
 	}
 	printReady(out, s)
-	onReady()
-	if o.open {
-		openBrowser(dashboardURL(s))
+	serveUI, err := prepareDashboard(ctx, s, eng, o.terminal, o.log)
+	if err != nil {
+		return errors.Join(err, stopStack(ctx, s, eng, out))
 	}
-	scheduleReports(ctx, s, out)
+	onReady()
+	if o.open && s.dashboardURL != "" {
+		openBrowser(s.dashboardURL)
+	}
+	if err := supervise(ctx, s, out, serveUI); err != nil {
+		fmt.Fprintf(out, "error: %v\n", err)
+	}
+	return stopStack(ctx, s, eng, out)
+}
+
+// supervise runs the actors of a healthy stack until ctx ends or one fails:
+// the order of Add is the order they are stopped in.
+func supervise(ctx context.Context, s *stack, out io.Writer, serveUI func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var g oklogrun.Group
+	{ // Ctrl-C, SIGTERM (moat down) or the caller: stop everything.
+		g.Add(func() error { <-ctx.Done(); return nil }, func(error) { cancel() })
+	}
+	{ // The dashboard, on loopback.
+		g.Add(func() error { return serveUI(ctx) }, func(error) { cancel() })
+	}
+	{ // Scheduled reports (a running report finishes first).
+		g.Add(func() error { scheduleReports(ctx, s, out); return nil }, func(error) { cancel() })
+	}
+	return g.Run()
+}
+
+func stopStack(ctx context.Context, s *stack, eng *supervisor.Engine, out io.Writer) error {
 	fmt.Fprintln(out, "stopping the stack in reverse order")
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 	defer cancel()
@@ -198,10 +234,6 @@ func scheduleReports(ctx context.Context, s *stack, out io.Writer) {
 			fmt.Fprintf(out, "report %s: %d rows → %s\n", d.Name, res.Meta.Rows, res.Path)
 		}
 	})
-}
-
-func dashboardURL(s *stack) string {
-	return fmt.Sprintf("http://%s/?token=%s", s.cfg.Dashboard.Listen, s.secrets.Ensure(appliance.SecretDashboard))
 }
 
 func printReady(out io.Writer, s *stack) {

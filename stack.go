@@ -27,6 +27,7 @@ type stack struct {
 	topo    supervisor.Topology
 	control *appliance.Control // nil when the mesh is off
 	closers []func() error
+	dashboardURL string // the login URL, once the dashboard listens
 	// Wakes for the goroutines that follow the engine's transitions.
 	mirrorWake, uiWake wake
 }

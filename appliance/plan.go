@@ -59,6 +59,11 @@ func MeshServices(c *Config) []string {
 	return out
 }
 
+// IsMeshService reports whether name is a service with a sidecar.
+func IsMeshService(c *Config, name string) bool {
+	return (name == ServiceCoordinator && c.Trino.Enabled && c.Mesh.Enabled) || (name == ServiceNotebook && c.Notebook.Enabled)
+}
+
 func reportDefinition(r Report) report.Definition {
 	d := report.Definition{Name: r.Name, SQL: r.SQL, RunAs: r.RunAs, Schedule: r.Schedule, PageSize: r.PageSize}
 	if r.Chart != nil {

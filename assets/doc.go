@@ -1,0 +1,7 @@
+// Package assets holds the dashboard's static files (style.css, app.js,
+// favicon.svg), compiled into the binary. The JavaScript is plain, with no
+// build step: it keeps the live region of a page fresh over Server-Sent
+// Events and marks "run now" buttons busy while a report runs.
+//
+// Imported by webui only. It imports nothing of moat.
+package assets

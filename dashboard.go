@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"moat/appliance"
+	"moat/state"
+	"moat/supervisor"
+	"moat/webui"
+)
+
+// dashboardSource is what the dashboard shows of a supervised stack: the
+// engine's live view, the state store's history, the runtime's logs.
+type dashboardSource struct {
+	s      *stack
+	eng    *supervisor.Engine
+	runner func(ctx context.Context, name string) (string, error)
+}
+
+var _ webui.Source = (*dashboardSource)(nil)
+
+func (d *dashboardSource) Snapshot(ctx context.Context) (webui.Snapshot, error) {
+	snap := webui.Snapshot{Project: d.s.cfg.Appliance.Project, SupervisorPID: os.Getpid(), At: time.Now()}
+	upstreams := map[string][]webui.Upstream{}
+	if d.s.cfg.Notebook.Enabled && d.s.cfg.Trino.Enabled {
+		upstreams[appliance.ServiceNotebook] = []webui.Upstream{{Destination: appliance.ServiceCoordinator, LocalBind: fmt.Sprintf("127.0.0.1:%d", appliance.NotebookUpstreamPort)}}
+	}
+	for _, st := range d.eng.Status() {
+		svc := webui.Service{
+			Name: st.Name, Kind: webui.KindApp, Phase: string(st.Phase), Health: string(st.Health),
+			Restarts: st.Restarts, StartedAt: st.StartedAt, LastProbe: st.LastProbe, Reason: st.Reason,
+			Upstreams: upstreams[st.Name],
+		}
+		if before, ok := strings.CutSuffix(st.Name, appliance.SidecarSuffix); ok && appliance.IsMeshService(d.s.cfg, before) {
+			svc.Kind, svc.SidecarOf = webui.KindSidecar, before
+		}
+		if w, _, ok := strings.Cut(st.WaitingOn, " "); ok {
+			svc.WaitingOn = w
+		}
+		for _, p := range st.Ports {
+			svc.Ports = append(svc.Ports, fmt.Sprintf("%s:%d->%d/tcp", p.HostIP, p.HostPort, p.ContainerPort))
+		}
+		for _, dep := range st.DependsOn {
+			svc.DependsOn = append(svc.DependsOn, dep.Service)
+		}
+		snap.Services = append(snap.Services, svc)
+	}
+	if d.s.control != nil {
+		snap.Services = append(snap.Services, webui.Service{Name: appliance.OrchestratorUser, Kind: webui.KindMoat, Phase: string(supervisor.PhaseRunning),
+			Upstreams: []webui.Upstream{{Destination: appliance.ServiceCoordinator, LocalBind: fmt.Sprintf("127.0.0.1:%d", d.s.cfg.Mesh.CoordinatorPort)}}})
+		snap.Intentions = append(snap.Intentions, webui.Intention{Source: "*", Destination: "*", Action: "deny"})
+		for _, in := range d.s.control.Intentions() {
+			snap.Intentions = append(snap.Intentions, webui.Intention{Source: in.Source, Destination: in.Destination, Action: string(in.Action)})
+		}
+	}
+	v, err := d.s.store.LatestVerify(ctx)
+	snap.Verify = v
+	return snap, err
+}
+
+func (d *dashboardSource) Events(ctx context.Context, f state.EventFilter) ([]state.Event, error) {
+	return d.s.store.Events(ctx, f)
+}
+
+func (d *dashboardSource) Logs(ctx context.Context, service string, tail int) (string, error) {
+	in, err := d.s.instance(ctx, service)
+	if err != nil {
+		return "", err
+	}
+	var buf bytes.Buffer
+	err = d.s.rt.Logs(ctx, in.ID, supervisor.LogOptions{Tail: tail}, &buf)
+	return buf.String(), err
+}
+
+func (d *dashboardSource) Reports(ctx context.Context) ([]webui.ReportInfo, error) {
+	var out []webui.ReportInfo
+	for _, def := range d.s.cfg.ReportDefinitions() {
+		runs, err := d.s.store.ReportRuns(ctx, def.Name, 50)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, webui.ReportInfo{Name: def.Name, Schedule: def.Schedule, RunAs: def.RunAs, Runs: runs})
+	}
+	return out, nil
+}
+
+func (d *dashboardSource) RunReport(ctx context.Context, name string) (string, error) {
+	if d.runner == nil {
+		return "", errors.New("reports need Trino: enable [mesh] and [trino]")
+	}
+	return d.runner(ctx, name)
+}
+
+func (d *dashboardSource) Changes() <-chan struct{} { return d.s.uiWake }
+
+// prepareDashboard listens on the configured loopback address and prints
+// the login URL (it holds the token) to terminal only, never to a log file;
+// the returned function serves until its context ends.
+func prepareDashboard(ctx context.Context, s *stack, eng *supervisor.Engine, terminal, log io.Writer) (func(context.Context) error, error) {
+	if !s.cfg.Dashboard.Enabled {
+		return func(ctx context.Context) error { <-ctx.Done(); return nil }, nil
+	}
+	src := &dashboardSource{s: s, eng: eng}
+	if s.control != nil && s.cfg.Trino.Enabled {
+		src.runner = func(ctx context.Context, name string) (string, error) {
+			def, ok := s.cfg.Report(name)
+			if !ok {
+				return "", fmt.Errorf("no report %q", name)
+			}
+			r, done, err := s.runner(ctx)
+			if err != nil {
+				return "", err
+			}
+			defer done()
+			res, err := r.Run(ctx, def)
+			return res.Path, err
+		}
+	}
+	token := s.secrets.Ensure(appliance.SecretDashboard)
+	if err := s.secrets.Save(); err != nil {
+		return nil, err
+	}
+	h, err := webui.New(webui.Options{Source: src, Token: token, ReportsDir: s.cfg.ReportsDir(),
+		Log: slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", s.cfg.Dashboard.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("dashboard: %w (change dashboard.listen in moat.toml)", err)
+	}
+	base := "http://" + s.cfg.Dashboard.Listen
+	s.dashboardURL = webui.LoginURL(base, token)
+	fmt.Fprintf(terminal, "  dashboard   %s\n", s.dashboardURL)
+	if log != terminal {
+		fmt.Fprintf(log, "  dashboard   %s (token: moat secrets show dashboard)\n", base)
+	}
+	return func(ctx context.Context) error {
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		errc := make(chan error, 1)
+		go func() { errc <- srv.Serve(ln) }()
+		select {
+		case err := <-errc:
+			return fmt.Errorf("dashboard: %w", err)
+		case <-ctx.Done():
+		}
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+		<-errc
+		return nil
+	}, nil
+}
