@@ -20,13 +20,13 @@ import (
 // stack is an opened moat project: its config, state, secrets, runtime and
 // planned topology. Commands open one, use it and close it.
 type stack struct {
-	cfg     *appliance.Config
-	store   *state.Store
-	secrets *appliance.Secrets
-	rt      supervisor.Runtime
-	topo    supervisor.Topology
-	control *appliance.Control // nil when the mesh is off
-	closers []func() error
+	cfg          *appliance.Config
+	store        *state.Store
+	secrets      *appliance.Secrets
+	rt           supervisor.Runtime
+	topo         supervisor.Topology
+	control      *appliance.Control // nil when the mesh is off
+	closers      []func() error
 	dashboardURL string // the login URL, once the dashboard listens
 	// Wakes for the goroutines that follow the engine's transitions.
 	mirrorWake, uiWake wake
