@@ -27,13 +27,9 @@ type browser struct {
 
 func newBrowser(t *testing.T) *browser {
 	t.Helper()
-	exe := testenv.RequireChromium(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
-		chromedp.DisableGPU, chromedp.WindowSize(1360, 900), chromedp.Flag("disable-dev-shm-usage", true))
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	b := &browser{}
 	// The listener runs on chromedp's reading goroutine: it only records.
-	ctx, cancelCtx := chromedp.NewContext(allocCtx, chromedp.WithListener(func(ev any) {
+	ctx := testenv.Chrome(t, func(ev any) {
 		switch e := ev.(type) {
 		case *cdplog.EventEntryAdded:
 			if e.Entry.Level == cdplog.EntryLevelError {
@@ -42,10 +38,9 @@ func newBrowser(t *testing.T) *browser {
 		case *runtime.EventExceptionThrown:
 			b.complain(e.ExceptionDetails.Text)
 		}
-	}))
-	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
-	if _, err := chromedp.Call(ctx, cdplog.Enable, cdp.Empty{}); err != nil { // starts the browser
-		t.Fatalf("start Chromium %s: %v", exe, err)
+	})
+	if _, err := chromedp.Call(ctx, cdplog.Enable, cdp.Empty{}); err != nil {
+		t.Fatalf("enable the browser log: %v", err)
 	}
 	// Every step below is bounded; the browser itself lives until cleanup.
 	b.ctx = ctx
@@ -80,13 +75,10 @@ func get[T any](t *testing.T, b *browser, what string, a chromedp.Action[T]) T {
 	return v
 }
 
-// screenshot saves the page under $MOAT_ARTIFACTS (or the test's temp dir).
+// screenshot saves the page under testenv.ArtifactDir (not committed).
 func (b *browser) screenshot(t *testing.T, name string) {
 	t.Helper()
-	dir := os.Getenv("MOAT_ARTIFACTS")
-	if dir == "" {
-		dir = t.TempDir()
-	}
+	dir := testenv.ArtifactDir(t)
 	png := get(t, b, "screenshot "+name, chromedp.FullScreenshot(100))
 	path := filepath.Join(dir, name+".png")
 	if err := os.WriteFile(path, png, 0o644); err != nil {
