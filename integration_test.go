@@ -53,21 +53,10 @@ type testStack struct {
 func newTestStack(t *testing.T, extra string) *testStack {
 	t.Helper()
 	testenv.RequireImage(t, testenv.WorkloadImage)
-	base, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "testdata", "test-stack.toml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	s := &testStack{t: t, project: fmt.Sprintf("mt%d", rand.IntN(1e8)), dataDir: filepath.Join(dir, "data"), apiPort: testenv.FreePort(t)}
-	cfg := string(base)
-	cfg = strings.Replace(cfg, `project = "moat-test"`, fmt.Sprintf("project = %q", s.project), 1)
-	cfg = strings.Replace(cfg, `data_dir = "../.moat-test"`, fmt.Sprintf("data_dir = %q", s.dataDir), 1)
-	cfg = strings.Replace(cfg, "127.0.0.1:18080:8080", fmt.Sprintf("127.0.0.1:%d:8080", s.apiPort), 1)
-	cfg = strings.Replace(cfg, "127.0.0.1:17700", fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), 1)
 	s.config = filepath.Join(dir, "moat.toml")
-	if err := os.WriteFile(s.config, []byte(cfg+extra), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeStackConfig(t, s.config, s.project, s.dataDir, s.apiPort, extra)
 	t.Cleanup(s.cleanup)
 	return s
 }
