@@ -61,6 +61,10 @@ type ServiceStatus struct {
 	StartedAt string   `json:"started_at,omitempty"`
 	Ports     []string `json:"ports"`
 	WaitingOn string   `json:"waiting_on,omitempty"`
+	// SidecarOf names the application a sidecar serves; Upstreams are the
+	// application's localhost upstreams ("trino-coordinator@127.0.0.1:8080").
+	SidecarOf string   `json:"sidecar_of,omitempty"`
+	Upstreams []string `json:"upstreams,omitempty"`
 	Reason    string   `json:"reason,omitempty"`
 	ID        string   `json:"id,omitempty"`
 }
@@ -105,6 +109,10 @@ func collectStatus(ctx context.Context, env *cliEnv) (Status, error) {
 		for _, p := range sp.Ports {
 			ss.Ports = append(ss.Ports, fmt.Sprintf("%s:%d->%d", p.HostIP, p.HostPort, p.ContainerPort))
 		}
+		if app, ok := strings.CutSuffix(sp.Name, appliance.SidecarSuffix); ok && appliance.IsMeshService(s.cfg, app) {
+			ss.SidecarOf = app
+			ss.Upstreams = appliance.Upstreams(s.cfg, app)
+		}
 		st.Services = append(st.Services, ss)
 	}
 	return st, nil
@@ -129,6 +137,12 @@ func printStatus(env *cliEnv, st Status) {
 		note := s.Reason
 		if s.WaitingOn != "" && note == "" {
 			note = "waiting on " + s.WaitingOn
+		}
+		if s.SidecarOf != "" && note == "" {
+			note = "sidecar of " + s.SidecarOf
+			if len(s.Upstreams) > 0 {
+				note += "; upstreams " + strings.Join(s.Upstreams, ", ")
+			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", s.Name, s.State, s.Health, dash(s.Phase), s.Restarts,
 			dash(s.Uptime), dash(strings.Join(s.Ports, ",")), note)

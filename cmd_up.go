@@ -180,6 +180,9 @@ func supervise(ctx context.Context, s *stack, out io.Writer, serveUI func(contex
 	{ // The dashboard, on loopback.
 		g.Add(func() error { return serveUI(ctx) }, func(error) { cancel() })
 	}
+	{ // moat.toml's intentions, applied live when the file is saved.
+		g.Add(func() error { return watchConfig(ctx, s, out) }, func(error) { cancel() })
+	}
 	{ // Scheduled reports (a running report finishes first).
 		g.Add(func() error { scheduleReports(ctx, s, out); return nil }, func(error) { cancel() })
 	}

@@ -140,11 +140,11 @@ type execer interface {
 // answer from the notebook's namespace, and Consul refuses anonymous writes.
 func verifyIsolation(ctx context.Context, s *stack) []state.VerifyResult {
 	var out []state.VerifyResult
-	if ex, ok := s.rt.(execer); ok && s.cfg.Notebook.Enabled && s.cfg.Trino.Enabled {
+	if s.control.Exec != nil && s.cfg.Notebook.Enabled && s.cfg.Trino.Enabled {
 		addr := appliance.PlanAddresses(s.cfg)
 		for _, target := range []string{addr.Coordinator.String(), addr.CoordinatorMesh.String()} {
 			for _, port := range []int{appliance.TrinoHTTPPort, 8443} {
-				out = append(out, directProbe(ctx, s, ex, target+":"+strconv.Itoa(port)))
+				out = append(out, directProbe(ctx, s, target+":"+strconv.Itoa(port)))
 			}
 		}
 	}
@@ -153,29 +153,14 @@ func verifyIsolation(ctx context.Context, s *stack) []state.VerifyResult {
 }
 
 // directProbe tries a plain TCP connection from inside the notebook.
-func directProbe(ctx context.Context, s *stack, ex execer, addr string) state.VerifyResult {
+func directProbe(ctx context.Context, s *stack, addr string) state.VerifyResult {
 	r := state.VerifyResult{Source: appliance.ServiceNotebook + " (direct)", Destination: "trino " + addr, Expected: state.Deny}
-	in, err := s.instance(ctx, appliance.ServiceNotebook)
+	ok, detail, err := s.control.ProbeFrom(ctx, appliance.ServiceNotebook, "tcp", addr)
 	if err != nil {
 		r.Observed, r.Detail = "error", err.Error()
 		return r
 	}
-	// The test image has /workload; a Jupyter image has python3.
-	cmds := [][]string{
-		{"/workload", "dial", "-timeout", "2s", addr},
-		{"python3", "-c", "import socket,sys; h,p=sys.argv[1].rsplit(':',1); socket.create_connection((h,int(p)),2)", addr},
-	}
-	for _, cmd := range cmds {
-		code, output, err := ex.Exec(ctx, in.ID, cmd)
-		if err != nil {
-			continue // that program is not in this image
-		}
-		r.Detail = strings.TrimSpace(output)
-		r.Observed = allowDeny(code == 0)
-		r.OK = code != 0
-		return r
-	}
-	r.Observed, r.Detail = "error", "the notebook image has neither /workload nor python3 to probe with"
+	r.Observed, r.Detail, r.OK = allowDeny(ok), detail, !ok
 	return r
 }
 

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"regexp"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,19 +18,30 @@ import (
 	"moat/appliance"
 	"moat/internal/testenv"
 	"moat/report"
+	"moat/state"
 )
 
 // meshStack is one test's copy of testdata/mesh-stack.toml: Consul, a
 // trinotest coordinator and worker, a notebook stand-in and built-in
 // sidecars on the real Docker Engine.
-func newMeshStack(t *testing.T) *testStack {
+//
+// With official set, the image overrides are dropped: the stack runs the
+// official Trino, Consul and Jupyter images of the embedded default (make e2e).
+func newMeshStack(t *testing.T, official bool) *testStack {
 	t.Helper()
-	for _, img := range []string{testenv.WorkloadImage, testenv.ConsulImage, testenv.TrinotestImage} {
-		testenv.RequireImage(t, img)
-	}
 	base, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "testdata", "mesh-stack.toml"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if official {
+		base = regexp.MustCompile(`(?m)^(consul_image|image|command|health_check) = .*$`).ReplaceAll(base, nil)
+		base = []byte(strings.Replace(string(base), `pull = "never"`, `pull = "missing"`, 1))
+		base = []byte(strings.Replace(string(base), `start_timeout = "90s"`, `start_timeout = "5m"`, 1))
+		base = []byte(strings.Replace(string(base), "[mesh]\n", "[mesh]\nproxy = \"envoy\"\n", 1))
+	} else {
+		for _, img := range []string{testenv.WorkloadImage, testenv.ConsulImage, testenv.TrinotestImage} {
+			testenv.RequireImage(t, img)
+		}
 	}
 	dir := t.TempDir()
 	s := &testStack{t: t, project: fmt.Sprintf("mm%d", rand.IntN(1e8)), dataDir: filepath.Join(dir, "data")}
@@ -92,8 +105,19 @@ func setIntention(t *testing.T, c *api.Client, src, dst, action string) {
 	}
 }
 
-func TestMeshStack(t *testing.T) {
-	s := newMeshStack(t)
+func TestMeshStack(t *testing.T) { checkMeshStack(t, newMeshStack(t, false)) }
+
+// TestE2EOfficialImages runs the same scenario on the official images
+// (`make e2e`, MOAT_E2E=1): for machines that have them or can pull them.
+func TestE2EOfficialImages(t *testing.T) {
+	if os.Getenv("MOAT_E2E") == "" {
+		t.Skip("the official images are not used here: run `make e2e` (MOAT_E2E=1) on a machine that has trinodb/trino, hashicorp/consul and the Jupyter image")
+	}
+	checkMeshStack(t, newMeshStack(t, true))
+}
+
+// checkMeshStack brings the zero-trust stack up and proves its claims.
+func checkMeshStack(t *testing.T, s *testStack) {
 	out := s.mustMoat("up", "-d")
 	if !strings.Contains(out, "all 6 services are up") {
 		t.Fatalf("up:\n%s", out)
@@ -111,8 +135,13 @@ func TestMeshStack(t *testing.T) {
 	})
 
 	t.Run("the notebook reaches trino only at its localhost upstream", func(t *testing.T) {
+		url := "http://127.0.0.1:8080/v1/info"
 		probe := func() (string, error) {
-			out, err := exec.Command("docker", "exec", s.project+"-notebook", "/workload", "probe", "http://127.0.0.1:8080/v1/info").CombinedOutput()
+			out, err := exec.Command("docker", "exec", s.project+"-notebook", "/workload", "probe", url).CombinedOutput()
+			if err != nil && strings.Contains(string(out), "executable file not found") { // a Jupyter image
+				out, err = exec.Command("docker", "exec", s.project+"-notebook", "python3", "-c",
+					"import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=3); print('ok')", url).CombinedOutput()
+			}
 			return string(out), err
 		}
 		if out, err := probe(); err != nil || !strings.Contains(out, "ok") {
@@ -131,6 +160,31 @@ func TestMeshStack(t *testing.T) {
 				return fmt.Errorf("%v %s", err, out)
 			}
 			return nil
+		})
+	})
+
+	t.Run("moat.toml's intentions apply live", func(t *testing.T) {
+		orig, err := os.ReadFile(s.config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deny := "\n[[intention]]\nsource = \"orchestrator\"\ndestination = \"trino-coordinator\"\naction = \"deny\"\n"
+		if err := os.WriteFile(s.config, append(orig, deny...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		testenv.Eventually(t, 30*time.Second, 200*time.Millisecond, "the declared deny is applied", func() error {
+			if out, err := s.moat("query", "SELECT 1"); err == nil {
+				return fmt.Errorf("query still allowed: %s", out)
+			}
+			return nil
+		})
+		// Removing the entry removes the intention.
+		if err := os.WriteFile(s.config, orig, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		testenv.Eventually(t, 30*time.Second, 200*time.Millisecond, "the deny is gone", func() error {
+			_, err := s.moat("query", "SELECT 1")
+			return err
 		})
 	})
 
@@ -186,6 +240,43 @@ func TestMeshStack(t *testing.T) {
 		}
 	})
 
+	t.Run("the server runs a report as its run_as user", func(t *testing.T) {
+		s.mustMoat("report", "run", "whoami")
+		runs, err := report.ListRuns(filepath.Join(s.dataDir, "reports"), "whoami")
+		if err != nil || len(runs) != 1 {
+			t.Fatalf("runs %+v, %v", runs, err)
+		}
+		csv, err := os.ReadFile(filepath.Join(s.dataDir, "reports", "whoami", runs[0].RunKey, "data.csv"))
+		if err != nil || strings.TrimSpace(string(csv)) != "who\nanalyst" && strings.TrimSpace(string(csv)) != "who\r\nanalyst" {
+			t.Errorf("whoami data.csv = %q, %v; want the session user analyst", csv, err)
+		}
+	})
+
+	t.Run("queries are recorded without secrets", func(t *testing.T) {
+		st, err := state.Open(filepath.Join(s.dataDir, state.FileName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		qs, err := st.Queries(context.Background(), 0)
+		if err != nil || len(qs) < 3 {
+			t.Fatalf("%d queries recorded, %v", len(qs), err)
+		}
+		secrets, _ := os.ReadFile(filepath.Join(s.dataDir, appliance.SecretsFile))
+		var users []string
+		for _, q := range qs {
+			users = append(users, q.User+":"+q.Outcome)
+			for _, line := range strings.Split(string(secrets), "\n") {
+				if _, v, ok := strings.Cut(line, " = "); ok && len(v) > 10 && strings.Contains(fmt.Sprintf("%+v", q), strings.Trim(v, `"`)) {
+					t.Errorf("a recorded query holds a secret: %+v", q)
+				}
+			}
+		}
+		if got := strings.Join(users, " "); !strings.Contains(got, "analyst:ok") || !strings.Contains(got, "carol:failed") {
+			t.Errorf("recorded users/outcomes: %s", got)
+		}
+	})
+
 	t.Run("a deny intention stops moat's own queries and says so", func(t *testing.T) {
 		setIntention(t, s.consul(), "orchestrator", "trino-coordinator", "deny")
 		out, err := s.moat("query", "SELECT 1")
@@ -211,8 +302,17 @@ func TestMeshStack(t *testing.T) {
 		}
 	})
 
+	if out := s.mustMoat("logs", "trino-coordinator", "--tail", "50"); !strings.Contains(out, "SERVER STARTED") {
+		t.Errorf("moat logs trino-coordinator:\n%s", out)
+	}
 	s.mustMoat("down")
 	if left := s.labelled("container") + s.labelled("network"); left != "" {
 		t.Errorf("down left %s", left)
+	}
+	// The worker was drained (Trino's graceful shutdown exits 0; a stop
+	// signal would have ended it with 143).
+	logText, _ := os.ReadFile(filepath.Join(s.dataDir, "moat.log"))
+	if !regexp.MustCompile(`trino-worker-1 +stopped +stopped \(exit code 0\)`).Match(logText) {
+		t.Errorf("the worker was not drained gracefully; the supervisor's log:\n%s", logText)
 	}
 }

@@ -31,14 +31,15 @@ type Control struct {
 	// Exec); the Envoy sidecars need it to have Consul render bootstraps.
 	Exec func(ctx context.Context, service string, cmd []string) (int, string, error)
 
-	mu       sync.Mutex
-	consul   *api.Client
-	identity *mesh.Identity
+	mu         sync.Mutex
+	consul     *api.Client
+	identity   *mesh.Identity
+	intentions []Intention // the config's [[intention]]s, replaced by SetIntentions
 }
 
 // NewControl returns a Control for the stack of cfg.
 func NewControl(cfg *Config, sec *Secrets) *Control {
-	return &Control{cfg: cfg, sec: sec, addr: PlanAddresses(cfg)}
+	return &Control{cfg: cfg, sec: sec, addr: PlanAddresses(cfg), intentions: cfg.Intentions}
 }
 
 // Close stops the identity's renewal.
@@ -80,7 +81,10 @@ func (k *Control) Intentions() []mesh.Intention {
 			out = append(out, mesh.Intention{Source: ServiceNotebook, Destination: ServiceCoordinator, Action: mesh.Allow})
 		}
 	}
-	for _, in := range k.cfg.Intentions {
+	k.mu.Lock()
+	declared := k.intentions
+	k.mu.Unlock()
+	for _, in := range declared {
 		mi := mesh.Intention{Source: in.Source, Destination: in.Destination, Action: mesh.Action(in.Action)}
 		for _, h := range in.HTTP {
 			mi.HTTP = append(mi.HTTP, mesh.PathRule{PathPrefix: h.PathPrefix, Methods: h.Methods})
@@ -89,6 +93,19 @@ func (k *Control) Intentions() []mesh.Intention {
 		out = replacePair(out, mi)
 	}
 	return out
+}
+
+// SetIntentions replaces the declared intentions (a moat.toml edited while
+// moat runs) and reconciles Consul with them at once.
+func (k *Control) SetIntentions(ctx context.Context, declared []Intention) ([]mesh.IntentionChange, error) {
+	c, err := k.Consul()
+	if err != nil {
+		return nil, err
+	}
+	k.mu.Lock()
+	k.intentions = declared
+	k.mu.Unlock()
+	return mesh.ReconcileIntentions(ctx, c, k.Intentions())
 }
 
 func replacePair(list []mesh.Intention, in mesh.Intention) []mesh.Intention {
@@ -315,6 +332,49 @@ func both(a, b func(context.Context) error) func(context.Context) error {
 	}
 }
 
+// probeCommands are the ways to reach an address from inside a container:
+// the test image has /workload, a Jupyter image has python3.
+func probeCommands(kind, target string) [][]string {
+	if kind == "http" {
+		return [][]string{
+			{"/workload", "probe", "-timeout", "3s", target},
+			{"python3", "-c", "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=3); print('ok')", target},
+		}
+	}
+	return [][]string{
+		{"/workload", "dial", "-timeout", "2s", target},
+		{"python3", "-c", "import socket,sys; h,p=sys.argv[1].rsplit(':',1); socket.create_connection((h,int(p)),2); print('ok')", target},
+	}
+}
+
+// ProbeFrom tries target (a URL for kind "http", host:port for "tcp") from
+// inside service's container. It reports whether target answered, with the
+// probe's words; err means no probe could run there.
+func (k *Control) ProbeFrom(ctx context.Context, service, kind, target string) (bool, string, error) {
+	if k.Exec == nil {
+		return false, "", errors.New("probing from inside a container needs the Docker runtime")
+	}
+	for _, cmd := range probeCommands(kind, target) {
+		code, out, err := k.Exec(ctx, service, cmd)
+		if err != nil {
+			continue // that program is not in this image
+		}
+		return code == 0, strings.TrimSpace(out), nil
+	}
+	return false, "", fmt.Errorf("%s's image has neither /workload nor python3 to probe with", service)
+}
+
+// UpstreamReady is the notebook sidecar's gate: from inside the notebook,
+// Trino answers at the sidecar's localhost upstream.
+func (k *Control) UpstreamReady(ctx context.Context) error {
+	url := fmt.Sprintf("http://127.0.0.1:%d/v1/info", NotebookUpstreamPort)
+	ok, detail, err := k.ProbeFrom(ctx, ServiceNotebook, "http", url)
+	if err != nil || ok {
+		return err
+	}
+	return fmt.Errorf("the notebook's upstream %s does not answer yet: %s", url, detail)
+}
+
 // AttachGates sets the readiness gates (and Envoy's bootstrap step) of the
 // built-in services in topo.
 func (k *Control) AttachGates(topo *supervisor.Topology) {
@@ -332,9 +392,17 @@ func (k *Control) AttachGates(topo *supervisor.Topology) {
 				s.Gate = both(k.EnvoyReady(ServiceCoordinator), k.ClusterReady)
 				s.Prepare = k.EnvoyBootstrap(ServiceCoordinator)
 			}
-		case s.Name == ServiceNotebook+SidecarSuffix && envoy:
-			s.Gate = k.EnvoyReady(ServiceNotebook)
-			s.Prepare = k.EnvoyBootstrap(ServiceNotebook)
+		case s.Name == ServiceNotebook+SidecarSuffix:
+			if k.cfg.Trino.Enabled && k.Exec != nil {
+				s.Gate = k.UpstreamReady
+			}
+			if envoy {
+				s.Gate = k.EnvoyReady(ServiceNotebook)
+				if k.cfg.Trino.Enabled && k.Exec != nil {
+					s.Gate = both(s.Gate, k.UpstreamReady)
+				}
+				s.Prepare = k.EnvoyBootstrap(ServiceNotebook)
+			}
 		}
 		for j, ip := range k.addr.Workers {
 			if s.Name == ServiceWorker+"-"+strconv.Itoa(j+1) {

@@ -64,6 +64,15 @@ func IsMeshService(c *Config, name string) bool {
 	return (name == ServiceCoordinator && c.Trino.Enabled && c.Mesh.Enabled) || (name == ServiceNotebook && c.Notebook.Enabled)
 }
 
+// Upstreams are the localhost upstreams of a mesh service, as
+// "destination@127.0.0.1:port".
+func Upstreams(c *Config, service string) []string {
+	if service == ServiceNotebook && c.Trino.Enabled {
+		return []string{ServiceCoordinator + "@127.0.0.1:" + strconv.Itoa(NotebookUpstreamPort)}
+	}
+	return nil
+}
+
 func reportDefinition(r Report) report.Definition {
 	d := report.Definition{Name: r.Name, SQL: r.SQL, RunAs: r.RunAs, Schedule: r.Schedule, PageSize: r.PageSize}
 	if r.Chart != nil {

@@ -199,14 +199,17 @@ func (e *Engine) startAll(ctx context.Context, topo Topology, adopt map[string]I
 // bring starts one service once its dependencies allow, and waits until it
 // is up, bounded by its start timeout.
 func (e *Engine) bring(ctx context.Context, spec Spec, in Instance, att *attempt) error {
+	// A new instance that needs nothing from its dependencies is created
+	// while they start, so that only its start waits on them.
+	if in.ID == "" && spec.ShareNetworkWith == "" && spec.Prepare == nil {
+		id, err := e.create(ctx, spec, "", att)
+		if err != nil {
+			return err
+		}
+		in = Instance{ID: id, State: StateCreated}
+	}
 	if err := e.waitDeps(ctx, spec); err != nil {
 		return err
-	}
-	peerID := ""
-	if spec.ShareNetworkWith != "" {
-		e.mu.Lock()
-		peerID = e.services[spec.ShareNetworkWith].id
-		e.mu.Unlock()
 	}
 	switch {
 	case in.ID != "" && in.State == StateRunning:
@@ -221,6 +224,12 @@ func (e *Engine) bring(ctx context.Context, spec Spec, in Instance, att *attempt
 			return err
 		}
 	default:
+		peerID := ""
+		if spec.ShareNetworkWith != "" {
+			e.mu.Lock()
+			peerID = e.services[spec.ShareNetworkWith].id
+			e.mu.Unlock()
+		}
 		if spec.Prepare != nil {
 			files, err := spec.Prepare(ctx)
 			if err != nil {
@@ -232,20 +241,29 @@ func (e *Engine) bring(ctx context.Context, spec Spec, in Instance, att *attempt
 				spec.Files = append(slices.Clip(spec.Files), f)
 			}
 		}
-		id, err := e.o.Runtime.Create(ctx, e.o.Project, spec, peerID)
+		id, err := e.create(ctx, spec, peerID, att)
 		if err != nil {
-			e.fail(spec.Name, "create failed: "+err.Error())
-			return fmt.Errorf("%s: creating its %s: %w", spec.Name, e.kind(), err)
+			return err
 		}
-		att.add(&att.instances, id)
-		e.mu.Lock()
-		e.services[spec.Name].id = id
-		e.mu.Unlock()
 		if err := e.startInstance(ctx, spec.Name, id); err != nil {
 			return err
 		}
 	}
 	return e.waitUp(ctx, spec)
+}
+
+// create makes an instance of spec and records it in the attempt.
+func (e *Engine) create(ctx context.Context, spec Spec, peerID string, att *attempt) (string, error) {
+	id, err := e.o.Runtime.Create(ctx, e.o.Project, spec, peerID)
+	if err != nil {
+		e.fail(spec.Name, "create failed: "+err.Error())
+		return "", fmt.Errorf("%s: creating its %s: %w", spec.Name, e.kind(), err)
+	}
+	att.add(&att.instances, id)
+	e.mu.Lock()
+	e.services[spec.Name].id = id
+	e.mu.Unlock()
+	return id, nil
 }
 
 func (e *Engine) kind() string {
