@@ -99,6 +99,11 @@ func collectStatus(ctx context.Context, env *cliEnv) (Status, error) {
 		}
 		if rec, ok, _ := s.store.Service(ctx, sp.Name); ok {
 			ss.Phase, ss.Restarts, ss.WaitingOn = rec.State, rec.Restarts, rec.WaitingOn
+			// Local processes are probed by the supervising moat only: its
+			// record is the health (a new process runtime has no verdict yet).
+			if s.rt.Name() == "process" && st.Supervisor > 0 && rec.Health != "" && ss.State == string(supervisor.StateRunning) {
+				ss.Health = rec.Health
+			}
 			if rec.State == string(supervisor.PhaseFailed) || rec.State == string(supervisor.PhaseRestarting) {
 				ss.Reason = rec.FailedReason
 			}

@@ -243,7 +243,11 @@ func printReady(out io.Writer, s *stack) {
 	fmt.Fprintf(out, "all %d services are up\n", len(s.topo.Services))
 	c := s.cfg
 	if c.Mesh.Enabled {
-		fmt.Fprintf(out, "  consul UI   http://127.0.0.1:%d/ui (token: moat secrets show consul)\n", c.Mesh.HTTPPort)
+		version := ""
+		if s.control != nil {
+			version = " Consul " + s.control.ConsulInfo().Version
+		}
+		fmt.Fprintf(out, "  consul UI   http://127.0.0.1:%d/ui (token: moat secrets show consul;%s)\n", c.Mesh.HTTPPort, version)
 	}
 	if c.Notebook.Enabled {
 		fmt.Fprintf(out, "  notebook    http://127.0.0.1:%d/ (token: moat secrets show notebook)\n", c.Notebook.Port)

@@ -35,6 +35,15 @@ type Control struct {
 	consul     *api.Client
 	identity   *mesh.Identity
 	intentions []Intention // the config's [[intention]]s, replaced by SetIntentions
+	agent      mesh.AgentInfo // what the Consul server says of itself, once ready
+}
+
+// ConsulInfo is the version of the running Consul server and the Envoy
+// versions it supports (read at runtime, once Consul is ready).
+func (k *Control) ConsulInfo() mesh.AgentInfo {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.agent
 }
 
 // NewControl returns a Control for the stack of cfg.
@@ -129,6 +138,20 @@ func (k *Control) ConsulReady(ctx context.Context) error {
 	leader, err := c.Status().Leader()
 	if err != nil || leader == "" {
 		return fmt.Errorf("consul has no leader yet (%v)", err)
+	}
+	info, err := mesh.ReadAgentInfo(ctx, c)
+	if err != nil {
+		return err
+	}
+	k.mu.Lock()
+	k.agent = info
+	k.mu.Unlock()
+	if k.cfg.Mesh.Proxy == "envoy" {
+		// The Envoy image must be a version this Consul supports.
+		tag := k.cfg.Mesh.EnvoyImage[strings.LastIndex(k.cfg.Mesh.EnvoyImage, ":")+1:]
+		if _, err := mesh.PickEnvoy(info.EnvoyVersions, []string{tag}); err != nil {
+			return fmt.Errorf("mesh.envoy_image = %q: %w", k.cfg.Mesh.EnvoyImage, err)
+		}
 	}
 	if _, err := mesh.ServiceToken(ctx, c, OrchestratorUser, k.sec.EnsureUUID(tokenSecret(OrchestratorUser))); err != nil {
 		return err

@@ -217,17 +217,7 @@ func (k *checker) trino(c *Config) {
 
 // memory applies Trino's start-up memory rule before anything starts.
 func (k *checker) memory(c *Config) {
-	t := c.Trino
-	plan := trino.PlanMemory(trino.MemoryInput{
-		Workers: t.Workers, CoordinatorHeap: int64(t.CoordinatorHeap), WorkerHeap: int64(t.WorkerHeap),
-		QueryMaxMemoryPerNode: int64(t.QueryMaxMemoryPerNode), QueryMaxMemory: int64(t.QueryMaxMemory),
-		HeadroomPercent: t.HeapHeadroomPercent,
-		Fields: trino.MemoryFields{
-			CoordinatorHeap: "trino.coordinator_heap", WorkerHeap: "trino.worker_heap",
-			QueryMaxMemoryPerNode: "trino.query_max_memory_per_node", QueryMaxMemory: "trino.query_max_memory",
-			Workers: "trino.workers",
-		},
-	})
+	plan := memoryPlan(c)
 	err := plan.Validate(HostMemory())
 	for _, e := range unjoin(err) {
 		field := "trino.query_max_memory_per_node"
