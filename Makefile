@@ -94,7 +94,7 @@ bench: test-deps build ## benchmarks, ratios printed side by side
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
 
 e2e: build ## the same scenario on the official Trino, Consul, Envoy and Jupyter images (needs them locally)
-	MOAT_E2E=1 $(GO) test -count=1 -timeout 60m -run E2E ./...
+	$(GO) test -tags e2e -count=1 -timeout 60m -run E2E .
 
 clean: ## remove build output (keeps the cached Consul binary)
 	find $(BIN) -mindepth 1 -maxdepth 1 -not -name consul -exec rm -rf {} +

@@ -107,15 +107,6 @@ func setIntention(t *testing.T, c *api.Client, src, dst, action string) {
 
 func TestMeshStack(t *testing.T) { checkMeshStack(t, newMeshStack(t, false)) }
 
-// TestE2EOfficialImages runs the same scenario on the official images
-// (`make e2e`, MOAT_E2E=1): for machines that have them or can pull them.
-func TestE2EOfficialImages(t *testing.T) {
-	if os.Getenv("MOAT_E2E") == "" {
-		t.Skip("the official images are not used here: run `make e2e` (MOAT_E2E=1) on a machine that has trinodb/trino, hashicorp/consul and the Jupyter image")
-	}
-	checkMeshStack(t, newMeshStack(t, true))
-}
-
 // checkMeshStack brings the zero-trust stack up and proves its claims.
 func checkMeshStack(t *testing.T, s *testStack) {
 	out := s.mustMoat("up", "-d")

@@ -34,7 +34,7 @@ type Control struct {
 	mu         sync.Mutex
 	consul     *api.Client
 	identity   *mesh.Identity
-	intentions []Intention // the config's [[intention]]s, replaced by SetIntentions
+	intentions []Intention    // the config's [[intention]]s, replaced by SetIntentions
 	agent      mesh.AgentInfo // what the Consul server says of itself, once ready
 }
 
