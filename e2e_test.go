@@ -9,4 +9,3 @@ import "testing"
 func TestE2EOfficialImages(t *testing.T) {
 	checkMeshStack(t, newMeshStack(t, true))
 }
-
