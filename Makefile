@@ -43,7 +43,7 @@ lint: ## gofmt and go vet
 	$(GO) vet ./...
 
 generate: $(TEMPL) ## regenerate templ files
-	$(TEMPL) generate
+	$(TEMPL) generate -path webui
 
 # The templ generator, pinned in its own module (tools/templ) at the version of
 # the runtime library in go.mod.
