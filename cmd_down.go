@@ -48,6 +48,12 @@ func down(ctx context.Context, env *cliEnv, volumes bool) error {
 	}
 	defer s.close()
 	eng := s.engine(env.stdout)
+	// Following the runtime's events lets a graceful shutdown (a Trino
+	// worker draining) end on the instance's exit rather than its grace.
+	if err := eng.Start(ctx); err != nil {
+		return err
+	}
+	defer eng.Close()
 	if err := eng.Down(ctx, supervisor.DownOptions{Volumes: volumes, DefaultGrace: cfg.Appliance.StopGrace.D()}); err != nil {
 		return err
 	}

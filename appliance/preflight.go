@@ -126,11 +126,12 @@ func portChecks(ctx context.Context, c *Config, topo supervisor.Topology, rt sup
 	return out
 }
 
-// supervisedBySelf reports whether a moat already supervises this data dir
-// (its dashboard then holds the port legitimately).
+// supervisedBySelf reports whether another moat already supervises this
+// data dir (its dashboard then holds the port legitimately, as when `moat
+// doctor` runs beside it).
 func supervisedBySelf(c *Config) bool {
 	pid, err := ReadPID(c.DataDir())
-	return err == nil && pid > 0
+	return err == nil && pid > 0 && pid != os.Getpid()
 }
 
 // processHolding names the local process listening on port, from /proc.
