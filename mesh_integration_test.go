@@ -303,6 +303,21 @@ func checkMeshStack(t *testing.T, s *testStack) {
 	// The worker was drained (Trino's graceful shutdown exits 0; a stop
 	// signal would have ended it with 143).
 	logText, _ := os.ReadFile(filepath.Join(s.dataDir, "moat.log"))
+	// No secret reaches the background moat's log; `up` shows the user only
+	// the dashboard's login URL.
+	secrets, _ := appliance.OpenSecrets(s.dataDir)
+	for _, name := range secrets.Names() {
+		v, _ := secrets.Get(name)
+		if len(v) < 12 {
+			continue
+		}
+		if strings.Contains(string(logText), v) {
+			t.Errorf("secret %s appears in moat's log", name)
+		}
+		if name != appliance.SecretDashboard && strings.Contains(out, v) {
+			t.Errorf("secret %s appears in the output of up", name)
+		}
+	}
 	if !regexp.MustCompile(`trino-worker-1 +stopped +stopped \(exit code 0\)`).Match(logText) {
 		t.Errorf("the worker was not drained gracefully; the supervisor's log:\n%s", logText)
 	}
