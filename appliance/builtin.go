@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	moatembed "moat/embed"
 	"moat/mesh"
 	"moat/supervisor"
 	"moat/trino"
@@ -314,6 +315,10 @@ func sortedFiles(files map[string][]byte) []string {
 	return slices.Sorted(maps.Keys(files))
 }
 
+// SampleNotebookPath is where the notebook finds moat's sample (the Jupyter
+// images' user jovyan, uid 1000, group 100).
+const SampleNotebookPath = "/home/jovyan/work/moat-trino.ipynb"
+
 // EnvoyBootstrapPath is where an Envoy sidecar finds its bootstrap.
 const EnvoyBootstrapPath = "/etc/moat-envoy/bootstrap.json"
 
@@ -384,6 +389,7 @@ func notebookSpec(c *Config, sec *Secrets, addr Addresses) supervisor.Spec {
 			"TRINO_HOST":    "127.0.0.1", "TRINO_PORT": strconv.Itoa(NotebookUpstreamPort),
 			"TRINO_USER": user, "TRINO_PASSWORD": UserPassword(c, sec, user),
 		},
+		Files:    []supervisor.File{{Path: SampleNotebookPath, Mode: 0o644, Content: moatembed.SampleNotebook, UID: 1000, GID: 100}},
 		Networks: []supervisor.Attachment{{Network: MeshNetwork, IP: addr.Notebook.String(), Aliases: []string{ServiceNotebook}}},
 		Ports: []supervisor.Port{
 			{HostIP: "127.0.0.1", HostPort: c.Notebook.Port, ContainerPort: 8888},

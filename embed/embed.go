@@ -6,3 +6,10 @@ import _ "embed"
 //
 //go:embed moat.toml
 var MoatTOML []byte
+
+// SampleNotebook is the Jupyter notebook moat puts in the notebook's work
+// folder: Trino through the sidecar's localhost upstream, standard library
+// only.
+//
+//go:embed moat-trino.ipynb
+var SampleNotebook []byte
