@@ -14,7 +14,7 @@ TEMPL     := $(BIN)/templ
 TEST_TIMEOUT ?= 25m
 TEST_FLAGS   ?=
 
-.PHONY: build run test test-deps test-go lint generate check-generated consul test-images chromium bench e2e clean help
+.PHONY: build run test test-deps python3 test-go lint generate check-generated consul test-images chromium bench e2e clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -32,7 +32,7 @@ run: build ## build and run `moat up` with the embedded default moat.toml
 
 test: test-deps lint check-generated test-go ## everything the project needs to test itself
 
-test-deps: consul test-images chromium ## install what the tests need
+test-deps: consul test-images chromium python3 ## install what the tests need
 
 test-go:
 	CI=$${CI:-} $(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
@@ -87,6 +87,10 @@ test-images: $(BIN)/workload $(BIN)/consul $(BIN)/trinotestd ## build the FROM-s
 chromium: ## install Chromium when missing
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	@chromium --version
+
+# python3 runs the sample notebook's code in a test (Debian package).
+python3:
+	@command -v python3 >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 >/dev/null; }
 
 # ---- benchmarks and the real-image path ----------------------------------
 
