@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -177,6 +178,36 @@ func checkMeshStack(t *testing.T, s *testStack) {
 			_, err := s.moat("query", "SELECT 1")
 			return err
 		})
+	})
+
+	t.Run("the Consul UI and API answer on loopback with moat's token only", func(t *testing.T) {
+		cfg, err := appliance.Load(s.config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := fmt.Sprintf("http://127.0.0.1:%d", cfg.Mesh.HTTPPort)
+		get := func(path, token string) int {
+			req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+			if token != "" {
+				req.Header.Set("X-Consul-Token", token)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		token := strings.TrimSpace(s.mustMoat("secrets", "show", "consul"))
+		if code := get("/ui/", ""); code != http.StatusOK {
+			t.Errorf("GET /ui/: %d", code)
+		}
+		if code := get("/v1/acl/token/self", token); code != http.StatusOK {
+			t.Errorf("the token from `moat secrets show consul` is refused: %d", code)
+		}
+		if code := get("/v1/acl/token/self", ""); code == http.StatusOK {
+			t.Error("the ACL API answers without a token")
+		}
 	})
 
 	t.Run("impersonation without a rule is refused", func(t *testing.T) {
