@@ -2,6 +2,8 @@ package appliance
 
 import (
 	"bytes"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	moatembed "moat/embed"
+	"moat/supervisor"
 )
 
 // Every file under testdata/config/bad starts with "# want: FRAGMENT"; loading
@@ -97,5 +100,28 @@ func TestUnitsRoundTrip(t *testing.T) {
 	}
 	if Bytes(1<<30).String() != "1GB" || Bytes(600<<20).String() != "600MB" {
 		t.Errorf("String: %s %s", Bytes(1<<30), Bytes(600<<20))
+	}
+}
+
+// A planned subnet that overlaps one of the host's networks is refused
+// before anything is created; the project's own bridge (holding the planned
+// gateway) is not a conflict.
+func TestSubnetChecks(t *testing.T) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil || len(addrs) == 0 {
+		t.Fatalf("no host addresses: %v", err)
+	}
+	host, _ := netip.ParsePrefix(addrs[0].String()) // loopback, 127.0.0.1/8
+	clash := supervisor.Topology{Networks: []supervisor.Network{{Name: "x", Subnet: host.Masked().String(), Gateway: "192.0.2.1"}}}
+	if cks := subnetChecks(clash); len(cks) != 1 || cks[0].OK || !strings.Contains(cks[0].Detail, "overlaps") {
+		t.Errorf("overlapping subnet: %+v", cks)
+	}
+	own := supervisor.Topology{Networks: []supervisor.Network{{Name: "x", Subnet: host.Masked().String(), Gateway: host.Addr().String()}}}
+	if cks := subnetChecks(own); len(cks) != 1 || !cks[0].OK {
+		t.Errorf("the project's own bridge counted as a clash: %+v", cks)
+	}
+	free := supervisor.Topology{Networks: []supervisor.Network{{Name: "x", Subnet: "198.51.100.0/24"}}}
+	if cks := subnetChecks(free); len(cks) != 1 || !cks[0].OK {
+		t.Errorf("a free subnet: %+v", cks)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -40,6 +41,7 @@ func Preflight(ctx context.Context, c *Config, topo supervisor.Topology, rt supe
 	}
 	out = append(out, Check{Name: rt.Name() + " engine", OK: true, Detail: "reachable"})
 	out = append(out, portChecks(ctx, c, topo, rt)...)
+	out = append(out, subnetChecks(topo)...)
 	out = append(out, diskCheck(c))
 	if im, ok := rt.(supervisor.ImageManager); ok {
 		out = append(out, imageChecks(ctx, topo, im, pull)...)
@@ -111,6 +113,7 @@ func portChecks(ctx context.Context, c *Config, topo supervisor.Topology, rt sup
 			}
 		}
 		if p.owner == "dashboard" && supervisedBySelf(c) {
+			ck.Detail = "held by the moat that supervises this stack"
 			out = append(out, ck)
 			continue
 		}
@@ -170,6 +173,35 @@ func listeningInodes(port int) map[string]bool {
 				out[fs[9]] = true
 			}
 		}
+	}
+	return out
+}
+
+// subnetChecks refuses a fixed subnet that overlaps a network this host
+// already has (another Docker network, a VPN, the LAN), other than the
+// project's own bridge, which carries the planned gateway address.
+func subnetChecks(topo supervisor.Topology) []Check {
+	var out []Check
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	for _, n := range topo.Networks {
+		want, err := netip.ParsePrefix(n.Subnet)
+		if err != nil {
+			continue
+		}
+		ck := Check{Name: "subnet " + n.Subnet + " (network " + n.Name + ")", OK: true, Detail: "free"}
+		for _, a := range addrs {
+			have, err := netip.ParsePrefix(a.String())
+			if err != nil || !have.Overlaps(want) || have.Addr().String() == n.Gateway {
+				continue
+			}
+			ck.OK, ck.Detail = false, "overlaps "+have.Masked().String()+" of this host (address "+have.Addr().String()+")"
+			ck.Fix = "choose another subnet in moat.toml (mesh.subnet or trino.subnet)"
+			break
+		}
+		out = append(out, ck)
 	}
 	return out
 }
