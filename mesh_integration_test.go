@@ -299,6 +299,64 @@ func checkMeshStack(t *testing.T, s *testStack) {
 		}
 	})
 
+	t.Run("the dashboard shows the running stack", func(t *testing.T) {
+		cfg, err := appliance.Load(s.config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		token := strings.TrimSpace(s.mustMoat("secrets", "show", "dashboard"))
+		get := func(path string, v any) {
+			t.Helper()
+			req, _ := http.NewRequest(http.MethodGet, "http://"+cfg.Dashboard.Listen+path, nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET %s: %s", path, resp.Status)
+			}
+			if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+				t.Fatalf("GET %s: %v", path, err)
+			}
+		}
+		var snap struct {
+			Services []struct {
+				Name, Kind, Phase string
+				SidecarOf         string `json:"sidecar_of"`
+			} `json:"services"`
+			Intentions []struct{ Source, Destination, Action string } `json:"intentions"`
+			Verify     []struct {
+				Source, Destination string
+				OK                  bool
+			} `json:"verify"`
+		}
+		get("/api/snapshot", &snap)
+		kinds := map[string]string{}
+		for _, sv := range snap.Services {
+			kinds[sv.Name] = sv.Kind + ":" + sv.Phase + ":" + sv.SidecarOf
+		}
+		for name, want := range map[string]string{
+			"trino-coordinator": "app:healthy:", "notebook-sidecar": "sidecar:healthy:notebook", "orchestrator": "moat:running:",
+		} {
+			if kinds[name] != want {
+				t.Errorf("snapshot: %s is %q, want %q (all: %v)", name, kinds[name], want, kinds)
+			}
+		}
+		if len(snap.Intentions) < 3 || len(snap.Verify) < 5 {
+			t.Errorf("snapshot: %d intentions, %d verify results", len(snap.Intentions), len(snap.Verify))
+		}
+		var reports []struct {
+			Name string
+			Runs []struct{ Status string } `json:"runs"`
+		}
+		get("/api/reports", &reports)
+		if len(reports) != 2 || len(reports[0].Runs) == 0 || reports[0].Runs[0].Status != "ok" {
+			t.Errorf("reports: %+v", reports)
+		}
+	})
+
 	t.Run("a deny intention stops moat's own queries and says so", func(t *testing.T) {
 		setIntention(t, s.consul(), "orchestrator", "trino-coordinator", "deny")
 		out, err := s.moat("query", "SELECT 1")
