@@ -31,7 +31,11 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	moatBin = filepath.Join(dir, "moat")
-	if out, err := exec.Command("go", "build", "-o", moatBin, ".").CombinedOutput(); err != nil {
+	args := []string{"build", "-o", moatBin}
+	if os.Getenv("MOAT_TEST_RACE") != "" { // the binary under the race detector
+		args = append(args, "-race")
+	}
+	if out, err := exec.Command("go", append(args, ".")...).CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building moat: %v\n%s", err, out)
 		os.Exit(1)
 	}
@@ -119,6 +123,10 @@ func (s *testStack) labelled(kind string) string {
 
 func (s *testStack) cleanup() {
 	s.moat("down", "--volumes")
+	// With MOAT_TEST_RACE the background supervisor reports races here.
+	if log, err := os.ReadFile(filepath.Join(s.dataDir, "moat.log")); err == nil && bytes.Contains(log, []byte("DATA RACE")) {
+		s.t.Errorf("the background moat hit a data race:\n%s", log)
+	}
 	if left := s.labelled("container") + s.labelled("network") + s.labelled("volume"); left != "" {
 		s.t.Errorf("objects of %s left after the test: %s", s.project, left)
 	}
