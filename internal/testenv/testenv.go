@@ -74,8 +74,8 @@ func RequireImage(t testing.TB, ref string) {
 }
 
 // ConsulBinary returns the path of the pinned Consul binary (bin/consul,
-// built by `make consul`), and puts its directory first on PATH for
-// github.com/hashicorp/consul/sdk/testutil, which looks it up there.
+// built by `make consul`), and puts its directory first on PATH so that
+// anything looking `consul` up finds the pinned one.
 func ConsulBinary(t testing.TB) string {
 	t.Helper()
 	p := filepath.Join(RepoRoot(t), "bin", "consul")
