@@ -74,7 +74,8 @@ func (s *stack) runner(ctx context.Context) (*report.Runner, func(), error) {
 		return nil, nil, err
 	}
 	dir := s.cfg.ReportsDir()
-	return &report.Runner{Query: report.DBQuerier{DB: db}, Store: appliance.ReportStore{Store: s.store, Dir: dir}, Dir: dir},
+	return &report.Runner{Query: report.DBQuerier{DB: db}, Store: appliance.ReportStore{Store: s.store, Dir: dir}, Dir: dir,
+			Timeout: s.cfg.Appliance.ReportTimeout.D()},
 		func() { db.Close() }, nil
 }
 

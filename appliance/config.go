@@ -34,6 +34,7 @@ type Appliance struct {
 	CrashLoopFailures     int      `toml:"crash_loop_failures"`
 	CrashLoopWindow       Duration `toml:"crash_loop_window"`
 	MinFreeDisk           Bytes    `toml:"min_free_disk"`
+	ReportTimeout         Duration `toml:"report_timeout"`
 }
 
 // Dashboard is moat's own web UI.

@@ -91,6 +91,7 @@ func (k *checker) appliance(a Appliance) {
 	k.positive("appliance.stop_grace", a.StopGrace)
 	k.positive("appliance.stable_after", a.StableAfter)
 	k.positive("appliance.crash_loop_window", a.CrashLoopWindow)
+	k.positive("appliance.report_timeout", a.ReportTimeout)
 	if err := a.backoff().Validate(); err != nil {
 		k.add("appliance."+strings.Fields(err.Error())[0], nil, "%s", strings.SplitN(err.Error(), ": ", 2)[1])
 	}
