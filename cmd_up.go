@@ -113,6 +113,9 @@ func superviseStack(ctx context.Context, env *cliEnv, o upOptions, out io.Writer
 	if o.pull == "" {
 		o.pull = s.cfg.Appliance.Pull
 	}
+	if err := appliance.CloseInterrupted(ctx, s.store); err != nil {
+		return err
+	}
 	runID, _ := s.store.BeginRun(ctx, state.Run{Command: "up", ConfigPath: s.cfg.Path, PID: os.Getpid()})
 	err = startAndSupervise(ctx, s, o, out, onReady)
 	status, msg := state.StatusOK, ""

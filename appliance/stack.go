@@ -109,3 +109,34 @@ func SetDesired(ctx context.Context, st *state.Store, topo supervisor.Topology) 
 	}
 	return st.SetDesired(ctx, ds)
 }
+
+// CloseInterrupted marks as failed the runs and report runs that an earlier
+// moat left running (it was stopped or killed mid-way), so that the history
+// tells the truth. Only the supervising moat calls it: it holds the lock, so
+// nothing else is running.
+func CloseInterrupted(ctx context.Context, st *state.Store) error {
+	const why = "interrupted: moat stopped or was killed before it finished"
+	runs, err := st.Runs(ctx, 100)
+	if err != nil {
+		return err
+	}
+	for _, r := range runs {
+		if r.Status == state.StatusRunning {
+			if err := st.EndRun(ctx, r.ID, state.StatusFailed, why); err != nil {
+				return err
+			}
+		}
+	}
+	reports, err := st.ReportRuns(ctx, "", 100)
+	if err != nil {
+		return err
+	}
+	for _, r := range reports {
+		if r.Status == state.StatusRunning {
+			if err := st.EndReportRun(ctx, r.ID, state.ReportRunEnd{Status: state.StatusFailed, Error: why}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
