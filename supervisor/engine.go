@@ -170,24 +170,85 @@ func (e *Engine) Close() {
 	e.wg.Wait()
 }
 
-// pump applies runtime events until the stream ends.
+// pump applies runtime events until Close. When the stream breaks (the
+// Docker daemon restarted, say) it subscribes again after a backoff and
+// resynchronises from Inspect, so that nothing missed in between is lost.
 func (e *Engine) pump(events <-chan Event, errs <-chan error) {
-	for {
+	for attempt := 1; ; attempt++ {
+		err := e.consume(events, errs)
+		if e.ctx.Err() != nil {
+			return
+		}
+		delay := e.o.Backoff.Delay(attempt, e.o.Rand())
+		e.o.Warn(fmt.Sprintf("the %s event stream ended (%v); subscribing again in %s", e.o.Runtime.Name(), err, delay.Round(time.Millisecond)))
+		tick := make(chan struct{})
+		t := e.o.Clock.AfterFunc(delay, func() { close(tick) })
+		select {
+		case <-e.ctx.Done():
+			t.Stop()
+			return
+		case <-tick:
+		}
+		events, errs = e.o.Runtime.Events(e.ctx, e.o.Project)
+		if e.resync() {
+			attempt = 0
+		}
+	}
+}
+
+// consume applies events until the stream ends and returns why.
+func (e *Engine) consume(events <-chan Event, errs <-chan error) error {
+	var last error
+	for events != nil {
 		select {
 		case ev, ok := <-events:
 			if !ok {
-				return
+				events = nil
+				continue
 			}
 			e.apply(ev)
 		case err, ok := <-errs:
-			if ok && err != nil && e.ctx.Err() == nil {
-				e.o.Warn("the runtime's event stream ended: " + err.Error() + "; moat no longer sees health changes and restarts nothing until it is started again")
+			if ok && err != nil {
+				last = err
 			}
 			if !ok {
 				errs = nil
 			}
 		}
 	}
+	if last == nil {
+		last = errors.New("closed")
+	}
+	return last
+}
+
+// resync compares each service's instance with what the engine believes and
+// applies what the missing events would have said. It reports whether the
+// runtime answered.
+func (e *Engine) resync() bool {
+	e.mu.Lock()
+	var ids []string
+	for _, s := range e.services {
+		if s.id != "" && isUp(s.phase) {
+			ids = append(ids, s.id)
+		}
+	}
+	e.mu.Unlock()
+	answered := true
+	for _, id := range ids {
+		in, err := e.o.Runtime.Inspect(e.ctx, id)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			e.apply(Event{Time: e.o.Clock.Now(), ID: id, Kind: EventDie, ExitCode: -1})
+		case err != nil:
+			answered = false
+		case in.State != StateRunning:
+			e.apply(Event{Time: e.o.Clock.Now(), ID: id, Kind: EventDie, ExitCode: in.ExitCode})
+		case in.Health == HealthHealthy || in.Health == HealthUnhealthy:
+			e.apply(Event{Time: e.o.Clock.Now(), ID: id, Kind: EventHealth, Health: in.Health})
+		}
+	}
+	return answered
 }
 
 // go runs f in a goroutine the engine owns, unless the engine is closed.

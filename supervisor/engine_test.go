@@ -2,11 +2,13 @@ package supervisor_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -135,5 +137,103 @@ func TestStartTimeoutOnTheClock(t *testing.T) {
 	err := <-errc
 	if err == nil || !strings.Contains(err.Error(), "slow did not become healthy within 1m0s") || !strings.Contains(err.Error(), "starting") {
 		t.Fatalf("Up: %v", err)
+	}
+}
+
+// flakyEvents is a real runtime whose first event subscription breaks when
+// told to, as Docker's does when the daemon restarts.
+type flakyEvents struct {
+	supervisor.Runtime
+	brk   chan struct{}
+	calls atomic.Int32
+}
+
+func (f *flakyEvents) Events(ctx context.Context, project string) (<-chan supervisor.Event, <-chan error) {
+	if f.calls.Add(1) > 1 {
+		return f.Runtime.Events(ctx, project)
+	}
+	inner, cancel := context.WithCancel(ctx)
+	in, _ := f.Runtime.Events(inner, project)
+	out, errs := make(chan supervisor.Event), make(chan error, 1)
+	go func() {
+		defer close(out)
+		defer close(errs)
+		defer cancel()
+		for {
+			select {
+			case <-f.brk:
+				errs <- errors.New("stream broke (test)")
+				return
+			case <-ctx.Done():
+				return
+			case ev, ok := <-in:
+				if !ok {
+					return
+				}
+				select {
+				case out <- ev:
+				case <-f.brk:
+					errs <- errors.New("stream broke (test)")
+					return
+				}
+			}
+		}
+	}()
+	return out, errs
+}
+
+// A die that happens while the event stream is down is not lost: the
+// engine subscribes again after a backoff and resynchronises from Inspect.
+func TestEventStreamBreakIsResynchronised(t *testing.T) {
+	clk := supervisor.NewFakeClock(time.Now())
+	base, err := process.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer base.Close()
+	rt := &flakyEvents{Runtime: base, brk: make(chan struct{})}
+	var warnings atomic.Int32
+	eng := supervisor.New(supervisor.Options{
+		Project: "enginetest", Runtime: rt, Clock: clk, Rand: func() float64 { return 0.5 },
+		Backoff: supervisor.Backoff{Initial: 10 * time.Second, Max: time.Minute, Factor: 2, StableAfter: time.Hour},
+		Warn:    func(string) { warnings.Add(1) },
+	})
+	if err := eng.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		eng.Down(context.Background(), supervisor.DownOptions{DefaultGrace: time.Second})
+		eng.Close()
+	}()
+	svc := supervisor.Spec{Name: "svc", Image: workload, Restart: supervisor.RestartAlways,
+		Command: []string{"-listen", fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))}}
+	if err := eng.Up(context.Background(), supervisor.Topology{Project: "enginetest", Services: []supervisor.Spec{svc}}); err != nil {
+		t.Fatal(err)
+	}
+	s := waitPhase(t, eng, "svc", supervisor.PhaseRunning)
+	close(rt.brk)
+	testenv.Eventually(t, 10*time.Second, 10*time.Millisecond, "the break is noticed", func() error {
+		if warnings.Load() == 0 || clk.Pending() == 0 {
+			return errors.New("no warning or no resubscription timer yet")
+		}
+		return nil
+	})
+	if err := base.Kill(context.Background(), s.InstanceID); err != nil { // unseen: the stream is down
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 10*time.Second, 10*time.Millisecond, "the kill is recorded by the runtime", func() error {
+		in, err := base.Inspect(context.Background(), s.InstanceID)
+		if err != nil || in.State == supervisor.StateRunning {
+			return fmt.Errorf("%+v %v", in, err)
+		}
+		return nil
+	})
+	if st := status(eng, "svc"); st.Phase != supervisor.PhaseRunning {
+		t.Fatalf("the engine saw the kill through a broken stream: %+v", st)
+	}
+	clk.Advance(10 * time.Second) // the resubscription backoff
+	st := waitPhase(t, eng, "svc", supervisor.PhaseRestarting)
+	if !strings.Contains(st.Reason, "exited with code 137") {
+		t.Errorf("after resync: %+v", st)
 	}
 }
