@@ -223,7 +223,7 @@ func (k *checker) memory(c *Config) {
 	for _, e := range unjoin(err) {
 		field := "trino.query_max_memory_per_node"
 		for _, f := range []string{"trino.worker_heap", "trino.coordinator_heap", "trino.query_max_memory", "trino.workers", field} {
-			if strings.HasPrefix(e.Error(), f) {
+			if strings.HasPrefix(e.Error(), f+" ") {
 				field = f
 				break
 			}
@@ -357,6 +357,7 @@ func (k *checker) intentions(c *Config) {
 }
 
 func (k *checker) services(c *Config) {
+	before := len(k.errs)
 	builtin := BuiltinServices(c)
 	hostPorts := map[string]string{}
 	seen := map[string]bool{}
@@ -400,8 +401,8 @@ func (k *checker) services(c *Config) {
 			k.add(f+".health_retries", s.HealthRetries, "must be 0 or more")
 		}
 	}
-	if len(k.errs) > 0 {
-		return // the graph needs valid declarations
+	if len(k.errs) > before {
+		return // the graph needs valid service declarations
 	}
 	_, err := supervisor.Order(extraSpecs(c))
 	var ge *supervisor.GraphError
