@@ -38,7 +38,7 @@ type cliEnv struct {
 
 func commands() []command {
 	return []command{
-		cmdInit(), cmdUp(), cmdDown(), cmdStatus(), cmdLogs(), cmdQuery(), cmdVerify(), cmdReport(), cmdDoctor(), cmdSecrets(), cmdVersion(),
+		cmdInit(), cmdUp(), cmdDown(), cmdStatus(), cmdLogs(), cmdQuery(), cmdVerify(), cmdReport(), cmdImages(), cmdDoctor(), cmdSecrets(), cmdVersion(),
 	}
 }
 
