@@ -247,7 +247,7 @@ func imageChecks(ctx context.Context, topo supervisor.Topology, im supervisor.Im
 			ck.Detail = "present"
 		case pull == "never":
 			ck.OK, ck.Detail = false, "not present and --pull=never"
-			ck.Fix = "load it (`docker load -i FILE`) or allow pulling with --pull=missing"
+			ck.Fix = "load it (`moat images load FILE`, from `moat images save` on a connected machine) or allow pulling with --pull=missing"
 		default:
 			ck.Detail = "will be pulled"
 		}

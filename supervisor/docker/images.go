@@ -75,5 +75,5 @@ func isLayer(m jsonmessage.JSONMessage) bool {
 // pullError names the image and the way to run without a registry.
 func pullError(ref string, err error) error {
 	return fmt.Errorf("cannot pull image %s (%w): if this host cannot reach the registry, "+
-		"load the image into Docker (`docker load -i <file>`) and run with --pull=never", ref, err)
+		"load it (`moat images save` where there is a network, `moat images load FILE` here) and run with --pull=never", ref, err)
 }
