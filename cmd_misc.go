@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html/template"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -16,19 +17,26 @@ import (
 )
 
 func cmdInit() command {
-	c := command{name: "init", args: "[--force]", summary: "write a commented moat.toml into this folder",
+	c := command{name: "init", args: "[--systemd] [--force]", summary: "write a commented moat.toml into this folder",
 		help: `
 Writes the embedded default moat.toml, every key commented, into the current
-folder. It refuses to overwrite an existing file unless --force.
+folder. With --systemd it writes moat.service instead: a systemd unit that
+runs 'moat up' for that moat.toml (images loaded beforehand, nothing pulled).
+It refuses to overwrite an existing file unless --force.
 
 Example:
-  moat init && $EDITOR moat.toml && moat up`}
+  moat init && $EDITOR moat.toml && moat up
+  moat init --systemd --config /srv/moat/moat.toml`}
 	c.run = func(ctx context.Context, env *cliEnv, args []string) error {
 		fs := c.flags(env)
-		force := fs.Bool("force", false, "overwrite an existing moat.toml")
+		force := fs.Bool("force", false, "overwrite an existing file")
+		systemd := fs.Bool("systemd", false, "write moat.service, a systemd unit that runs `moat up` for this moat.toml")
 		return runParsed(func() error {
 			if _, err := c.parse(fs, args, func(n int) bool { return n == 0 }); err != nil {
 				return err
+			}
+			if *systemd {
+				return initSystemd(env, *force)
 			}
 			path := appliance.DefaultFile
 			if env.configPath != "" {
@@ -45,6 +53,39 @@ Example:
 		})
 	}
 	return c
+}
+
+// initSystemd writes moat.service for the config of env.
+func initSystemd(env *cliEnv, force bool) error {
+	cfgPath := env.configPath
+	if cfgPath == "" {
+		cfgPath = appliance.DefaultFile
+	}
+	if _, err := appliance.Load(cfgPath); err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(cfgPath)
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	const out = "moat.service"
+	if _, err := os.Stat(out); err == nil && !force {
+		return usageError{out + " already exists; nothing was written", "moat init --systemd --force (overwrites it)"}
+	}
+	var buf strings.Builder
+	tmpl := template.Must(template.New("unit").Parse(moatembed.SystemdUnit))
+	if err := tmpl.Execute(&buf, map[string]string{"Config": abs, "Dir": filepath.Dir(abs), "Moat": self, "Unit": out}); err != nil {
+		return err
+	}
+	if err := os.WriteFile(out, []byte(buf.String()), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "wrote %s: sudo cp %s /etc/systemd/system/ && sudo systemctl enable --now moat\n", out, out)
+	return nil
 }
 
 func cmdLogs() command {

@@ -418,4 +418,15 @@ func TestInitRefusesToOverwrite(t *testing.T) {
 	if out, err := run("doctor", "--config", "moat.toml"); !strings.Contains(out, "moat.toml is valid") {
 		t.Errorf("doctor on the written file: %v\n%s", err, out)
 	}
+	if out, err := run("init", "--systemd"); err != nil || !strings.Contains(out, "wrote moat.service") {
+		t.Fatalf("init --systemd: %v %s", err, out)
+	}
+	unit, _ := os.ReadFile(filepath.Join(dir, "moat.service"))
+	want := "ExecStart=" + moatBin + " up --config " + filepath.Join(dir, "moat.toml") + " --pull=never"
+	if !strings.Contains(string(unit), want) || !strings.Contains(string(unit), "Requires=docker.service") {
+		t.Errorf("moat.service lacks %q:\n%s", want, unit)
+	}
+	if out, err := run("init", "--systemd"); err == nil || !strings.Contains(out, "--force") {
+		t.Errorf("a second init --systemd: %v %s", err, out)
+	}
 }

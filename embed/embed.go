@@ -13,3 +13,8 @@ var MoatTOML []byte
 //
 //go:embed moat-trino.ipynb
 var SampleNotebook []byte
+
+// SystemdUnit is the template of the unit `moat init --systemd` writes.
+//
+//go:embed moat.service
+var SystemdUnit string
