@@ -73,12 +73,7 @@ func writeStackConfig(tb testing.TB, path, project, dataDir string, apiPort int,
 
 func benchProject(prefix string) string { return fmt.Sprintf("%s%d", prefix, rand.IntN(1e8)) }
 
-func (s *benchStack) moat(args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, moatBin, append(args, "--config", s.config)...).CombinedOutput()
-	return string(out), err
-}
+func (s *benchStack) moat(args ...string) (string, error) { return runMoat(s.config, args...) }
 
 func (s *benchStack) mustMoat(args ...string) string {
 	s.b.Helper()

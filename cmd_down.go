@@ -42,7 +42,7 @@ func down(ctx context.Context, env *cliEnv, volumes bool) error {
 	if err := stopSupervisor(ctx, env, cfg); err != nil {
 		return err
 	}
-	s, err := openStack(ctx, env)
+	s, err := openConfig(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"moat/supervisor"
 	"os"
 	"slices"
 	"strings"
@@ -69,9 +70,7 @@ func stackImages(s *stack) []string {
 }
 
 func imagesList(ctx context.Context, env *cliEnv, s *stack) error {
-	im, _ := s.rt.(interface {
-		ImagePresent(ctx context.Context, ref string) (bool, error)
-	})
+	im, _ := s.rt.(supervisor.ImageManager)
 	for _, ref := range stackImages(s) {
 		state := "missing"
 		if ok, err := im.ImagePresent(ctx, ref); err != nil {

@@ -163,7 +163,7 @@ func doctor(ctx context.Context, env *cliEnv) error {
 		return errors.New("doctor found problems")
 	}
 	report(appliance.Check{Name: "config", OK: true, Detail: configName(cfg) + " is valid"})
-	s, err := openStack(ctx, env)
+	s, err := openConfig(ctx, cfg)
 	if err != nil {
 		report(appliance.Check{Name: "stack", Detail: err.Error()})
 		return errors.New("doctor found problems")

@@ -114,9 +114,11 @@ func collectStatus(ctx context.Context, env *cliEnv) (Status, error) {
 		for _, p := range sp.Ports {
 			ss.Ports = append(ss.Ports, fmt.Sprintf("%s:%d->%d", p.HostIP, p.HostPort, p.ContainerPort))
 		}
-		if app, ok := strings.CutSuffix(sp.Name, appliance.SidecarSuffix); ok && appliance.IsMeshService(s.cfg, app) {
+		if app, ok := appliance.SidecarOf(s.cfg, sp.Name); ok {
 			ss.SidecarOf = app
-			ss.Upstreams = appliance.Upstreams(s.cfg, app)
+			for _, u := range appliance.Upstreams(s.cfg, app) {
+				ss.Upstreams = append(ss.Upstreams, u.String())
+			}
 		}
 		st.Services = append(st.Services, ss)
 	}

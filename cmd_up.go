@@ -105,7 +105,7 @@ func superviseStack(ctx context.Context, env *cliEnv, o upOptions, out io.Writer
 		return err
 	}
 	defer lock.Release()
-	s, err := openStack(ctx, env)
+	s, err := openConfig(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -131,11 +131,6 @@ func allowDeny(b bool) string {
 	return state.Deny
 }
 
-// execer runs a command inside a service's container (the Docker runtime).
-type execer interface {
-	Exec(ctx context.Context, id string, cmd []string) (int, string, error)
-}
-
 // verifyIsolation checks what intentions cannot show: Trino's ports do not
 // answer from the notebook's namespace, and Consul refuses anonymous writes.
 func verifyIsolation(ctx context.Context, s *stack) []state.VerifyResult {

@@ -31,18 +31,14 @@ var _ webui.Source = (*dashboardSource)(nil)
 
 func (d *dashboardSource) Snapshot(ctx context.Context) (webui.Snapshot, error) {
 	snap := webui.Snapshot{Project: d.s.cfg.Appliance.Project, SupervisorPID: os.Getpid(), At: time.Now()}
-	upstreams := map[string][]webui.Upstream{}
-	if d.s.cfg.Notebook.Enabled && d.s.cfg.Trino.Enabled {
-		upstreams[appliance.ServiceNotebook] = []webui.Upstream{{Destination: appliance.ServiceCoordinator, LocalBind: fmt.Sprintf("127.0.0.1:%d", appliance.NotebookUpstreamPort)}}
-	}
 	for _, st := range d.eng.Status() {
 		svc := webui.Service{
 			Name: st.Name, Kind: webui.KindApp, Phase: string(st.Phase), Health: string(st.Health),
 			Restarts: st.Restarts, StartedAt: st.StartedAt, LastProbe: st.LastProbe, Reason: st.Reason,
-			Upstreams: upstreams[st.Name],
+			Upstreams: d.upstreams(st.Name),
 		}
-		if before, ok := strings.CutSuffix(st.Name, appliance.SidecarSuffix); ok && appliance.IsMeshService(d.s.cfg, before) {
-			svc.Kind, svc.SidecarOf = webui.KindSidecar, before
+		if app, ok := appliance.SidecarOf(d.s.cfg, st.Name); ok {
+			svc.Kind, svc.SidecarOf = webui.KindSidecar, app
 		}
 		if w, _, ok := strings.Cut(st.WaitingOn, " "); ok {
 			svc.WaitingOn = w
@@ -57,7 +53,7 @@ func (d *dashboardSource) Snapshot(ctx context.Context) (webui.Snapshot, error) 
 	}
 	if d.s.control != nil {
 		snap.Services = append(snap.Services, webui.Service{Name: appliance.OrchestratorUser, Kind: webui.KindMoat, Phase: string(supervisor.PhaseRunning),
-			Upstreams: []webui.Upstream{{Destination: appliance.ServiceCoordinator, LocalBind: fmt.Sprintf("127.0.0.1:%d", d.s.cfg.Mesh.CoordinatorPort)}}})
+			Upstreams: d.upstreams(appliance.OrchestratorUser)})
 		snap.Intentions = append(snap.Intentions, webui.Intention{Source: "*", Destination: "*", Action: "deny"})
 		for _, in := range d.s.control.Intentions() {
 			snap.Intentions = append(snap.Intentions, webui.Intention{Source: in.Source, Destination: in.Destination, Action: string(in.Action)})
@@ -66,6 +62,14 @@ func (d *dashboardSource) Snapshot(ctx context.Context) (webui.Snapshot, error) 
 	v, err := d.s.store.LatestVerify(ctx)
 	snap.Verify = v
 	return snap, err
+}
+
+func (d *dashboardSource) upstreams(service string) []webui.Upstream {
+	var out []webui.Upstream
+	for _, u := range appliance.Upstreams(d.s.cfg, service) {
+		out = append(out, webui.Upstream{Destination: u.Destination, LocalBind: u.LocalBind})
+	}
+	return out
 }
 
 func (d *dashboardSource) Events(ctx context.Context, f state.EventFilter) ([]state.Event, error) {

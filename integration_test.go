@@ -66,11 +66,14 @@ func newTestStack(t *testing.T, extra string) *testStack {
 }
 
 // moat runs the binary with --config and returns its combined output.
-func (s *testStack) moat(args ...string) (string, error) {
+func (s *testStack) moat(args ...string) (string, error) { return runMoat(s.config, args...) }
+
+// runMoat runs the moat binary with --config and returns its combined
+// output, bounded in time.
+func runMoat(config string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, moatBin, append(args, "--config", s.config)...)
-	out, err := cmd.CombinedOutput()
+	out, err := exec.CommandContext(ctx, moatBin, append(args, "--config", config)...).CombinedOutput()
 	return string(out), err
 }
 

@@ -48,6 +48,12 @@ func openStack(ctx context.Context, env *cliEnv) (*stack, error) {
 	if err != nil {
 		return nil, err
 	}
+	return openConfig(ctx, cfg)
+}
+
+// openConfig opens everything a command needs for an already loaded config.
+func openConfig(ctx context.Context, cfg *appliance.Config) (*stack, error) {
+	var err error
 	s := &stack{cfg: cfg, mirrorWake: make(wake, 1), uiWake: make(wake, 1)}
 	if s.store, err = state.Open(filepath.Join(cfg.DataDir(), state.FileName)); err != nil {
 		return nil, err
@@ -71,7 +77,7 @@ func openStack(ctx context.Context, env *cliEnv) (*stack, error) {
 	}
 	if cfg.Mesh.Enabled {
 		s.control = appliance.NewControl(cfg, s.secrets)
-		if ex, ok := s.rt.(execer); ok {
+		if ex, ok := s.rt.(supervisor.Execer); ok {
 			s.control.Exec = func(ctx context.Context, service string, cmd []string) (int, string, error) {
 				in, err := s.instance(ctx, service)
 				if err != nil {

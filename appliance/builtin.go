@@ -1,6 +1,9 @@
 package appliance
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -225,12 +228,25 @@ func UserPassword(c *Config, sec *Secrets, name string) string {
 }
 
 // passwordFile returns the bcrypt password file, reusing the one written
-// before while it still matches the passwords (a new salt would otherwise
-// change the nodes' config hash on every up).
-func passwordFile(c *Config, users []trino.User) ([]byte, error) {
+// before while it still holds the same passwords (a new salt would change the
+// nodes' config hash on every up). Whether it does is decided by an HMAC of
+// the passwords, keyed with a secret, kept beside it: bcrypt's deliberate
+// slowness is paid once per password change, not by every command.
+func passwordFile(c *Config, sec *Secrets, users []trino.User) ([]byte, error) {
 	path := filepath.Join(c.DataDir(), "trino", "password.db")
-	if old, err := os.ReadFile(path); err == nil && trino.CheckPasswordFile(old, users) == nil {
-		return old, nil
+	mac := hmac.New(sha256.New, []byte(sec.Ensure(SecretPasswordDBKey)))
+	for _, u := range users {
+		fmt.Fprintf(mac, "%s\x00%s\n", u.Name, u.Password)
+	}
+	sum := hex.EncodeToString(mac.Sum(nil))
+	old, err := os.ReadFile(path)
+	if err == nil {
+		if prev, _ := os.ReadFile(path + ".sum"); string(prev) == sum {
+			return old, nil
+		}
+		if trino.CheckPasswordFile(old, users) == nil { // still right: keep it (and its salt)
+			return old, os.WriteFile(path+".sum", []byte(sum), 0o600)
+		}
 	}
 	data, err := trino.PasswordFile(users, trino.DefaultBcryptCost)
 	if err != nil {
@@ -239,7 +255,10 @@ func passwordFile(c *Config, users []trino.User) ([]byte, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
-	return data, os.WriteFile(path, data, 0o600)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return nil, err
+	}
+	return data, os.WriteFile(path+".sum", []byte(sum), 0o600)
 }
 
 func trinoSpecs(c *Config, sec *Secrets, addr Addresses) ([]supervisor.Spec, error) {
@@ -247,7 +266,7 @@ func trinoSpecs(c *Config, sec *Secrets, addr Addresses) ([]supervisor.Spec, err
 	if err := cl.Validate(); err != nil {
 		return nil, err
 	}
-	pw, err := passwordFile(c, trinoUsers(c, sec))
+	pw, err := passwordFile(c, sec, trinoUsers(c, sec))
 	if err != nil {
 		return nil, err
 	}

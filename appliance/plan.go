@@ -64,13 +64,30 @@ func IsMeshService(c *Config, name string) bool {
 	return (name == ServiceCoordinator && c.Trino.Enabled && c.Mesh.Enabled) || (name == ServiceNotebook && c.Notebook.Enabled)
 }
 
-// Upstreams are the localhost upstreams of a mesh service, as
-// "destination@127.0.0.1:port".
-func Upstreams(c *Config, service string) []string {
-	if service == ServiceNotebook && c.Trino.Enabled {
-		return []string{ServiceCoordinator + "@127.0.0.1:" + strconv.Itoa(NotebookUpstreamPort)}
+// Upstream is a mesh service's localhost door to another one.
+type Upstream struct {
+	Destination string
+	LocalBind   string // "127.0.0.1:8080"
+}
+
+func (u Upstream) String() string { return u.Destination + "@" + u.LocalBind }
+
+// Upstreams are the localhost upstreams of a mesh service (the orchestrator's
+// is its published door to the coordinator's sidecar).
+func Upstreams(c *Config, service string) []Upstream {
+	switch {
+	case service == ServiceNotebook && c.Trino.Enabled:
+		return []Upstream{{ServiceCoordinator, "127.0.0.1:" + strconv.Itoa(NotebookUpstreamPort)}}
+	case service == OrchestratorUser && c.Trino.Enabled && c.Mesh.Enabled:
+		return []Upstream{{ServiceCoordinator, "127.0.0.1:" + strconv.Itoa(c.Mesh.CoordinatorPort)}}
 	}
 	return nil
+}
+
+// SidecarOf returns the application whose sidecar service is.
+func SidecarOf(c *Config, service string) (string, bool) {
+	app, ok := strings.CutSuffix(service, SidecarSuffix)
+	return app, ok && IsMeshService(c, app)
 }
 
 func reportDefinition(r Report) report.Definition {

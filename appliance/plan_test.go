@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"moat/supervisor"
+	"moat/trino"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -111,5 +112,34 @@ func TestPlanGolden(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The password file is reused while the passwords stay the same (no bcrypt,
+// no new salt) and rewritten, verifiably, when one changes.
+func TestPasswordFileReuse(t *testing.T) {
+	dir := t.TempDir()
+	c, err := Parse([]byte("[appliance]\ndata_dir = \""+dir+"\"\n"), "moat.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec := fakeSecrets(t, dir)
+	users := []trino.User{{Name: "moat", Password: "fake-password-one"}, {Name: "analyst", Password: "fake-password-two"}}
+	first, err := passwordFile(c, sec, users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := passwordFile(c, sec, users)
+	if string(again) != string(first) {
+		t.Error("same passwords: the file was rewritten")
+	}
+	users[1].Password = "fake-password-three"
+	changed, _ := passwordFile(c, sec, users)
+	if string(changed) == string(first) || trino.CheckPasswordFile(changed, users) != nil {
+		t.Error("a changed password did not give a new, matching file")
+	}
+	sum, _ := os.ReadFile(filepath.Join(dir, "trino", "password.db.sum"))
+	if len(sum) != 64 || strings.Contains(string(sum), "fake-password") {
+		t.Errorf("the fingerprint %q", sum)
 	}
 }

@@ -18,12 +18,13 @@ const SecretsFile = "secrets.toml"
 
 // Well-known secret names.
 const (
-	SecretDashboard    = "dashboard"     // dashboard token
-	SecretNotebook     = "notebook"      // Jupyter token
-	SecretConsul       = "consul"        // Consul bootstrap (management) token
-	SecretTrinoShared  = "trino_shared"  // internal-communication.shared-secret
-	SecretManagement   = "moat_password" // Trino password of moat's management user
-	SecretOrchestrator = "orchestrator_password"
+	SecretDashboard     = "dashboard"     // dashboard token
+	SecretNotebook      = "notebook"      // Jupyter token
+	SecretConsul        = "consul"        // Consul bootstrap (management) token
+	SecretTrinoShared   = "trino_shared"  // internal-communication.shared-secret
+	SecretManagement    = "moat_password" // Trino password of moat's management user
+	SecretOrchestrator  = "orchestrator_password"
+	SecretPasswordDBKey = "password_db_key" // keys the HMAC that tells whether password.db is current
 )
 
 // Secrets are moat's generated and user-given secrets. They live only in

@@ -221,12 +221,10 @@ func (k *checker) memory(c *Config) {
 	plan := memoryPlan(c)
 	err := plan.Validate(HostMemory())
 	for _, e := range unjoin(err) {
-		field := "trino.query_max_memory_per_node"
-		for _, f := range []string{"trino.worker_heap", "trino.coordinator_heap", "trino.query_max_memory", "trino.workers", field} {
-			if strings.HasPrefix(e.Error(), f+" ") {
-				field = f
-				break
-			}
+		field := "trino"
+		var me *trino.MemoryError
+		if errors.As(e, &me) {
+			field = me.Field
 		}
 		k.errs = append(k.errs, &FieldError{File: k.file, Line: k.lines.line(field), Msg: e.Error()})
 	}

@@ -167,6 +167,13 @@ func startApp(t testing.TB) int {
 	if err != nil {
 		t.Fatal(err)
 	}
+	serve(t, l, serveApp)
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// serve accepts connections on l and handles each in its own goroutine
+// until the test ends, then waits for them.
+func serve(t testing.TB, l net.Listener, handle func(net.Conn)) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -177,11 +184,10 @@ func startApp(t testing.TB) int {
 				return
 			}
 			wg.Add(1)
-			go func() { defer wg.Done(); serveApp(c) }()
+			go func() { defer wg.Done(); handle(c) }()
 		}
 	}()
 	t.Cleanup(func() { l.Close(); wg.Wait() })
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 var zeros = make([]byte, 1<<16)

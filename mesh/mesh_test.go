@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -254,20 +254,7 @@ func serveTLS(t *testing.T, cfg *tls.Config) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() { defer wg.Done(); defer c.Close(); io.Copy(c, c) }()
-		}
-	}()
-	t.Cleanup(func() { l.Close(); wg.Wait() })
+	serve(t, l, func(c net.Conn) { defer c.Close(); io.Copy(c, c) })
 	return l.Addr().String()
 }
 

@@ -181,18 +181,26 @@ func (e *Engine) pump(events <-chan Event, errs <-chan error) {
 		}
 		delay := e.o.Backoff.Delay(attempt, e.o.Rand())
 		e.o.Warn(fmt.Sprintf("the %s event stream ended (%v); subscribing again in %s", e.o.Runtime.Name(), err, delay.Round(time.Millisecond)))
-		tick := make(chan struct{})
-		t := e.o.Clock.AfterFunc(delay, func() { close(tick) })
-		select {
-		case <-e.ctx.Done():
-			t.Stop()
+		if !e.sleep(delay) {
 			return
-		case <-tick:
 		}
 		events, errs = e.o.Runtime.Events(e.ctx, e.o.Project)
 		if e.resync() {
 			attempt = 0
 		}
+	}
+}
+
+// sleep waits d on the engine's clock; false means the engine is closing.
+func (e *Engine) sleep(d time.Duration) bool {
+	tick := make(chan struct{})
+	t := e.o.Clock.AfterFunc(d, func() { close(tick) })
+	select {
+	case <-e.ctx.Done():
+		t.Stop()
+		return false
+	case <-tick:
+		return true
 	}
 }
 
@@ -351,9 +359,6 @@ func satisfied(s *service, cond Condition) (bool, error) {
 	case Completed:
 		if s.phase == PhaseCompleted {
 			return true, nil
-		}
-		if s.phase == PhaseRestarting && s.spec.Restart == RestartNever {
-			return false, fmt.Errorf("%s exited with an error: %s", s.spec.Name, s.reason)
 		}
 	}
 	return false, nil

@@ -94,13 +94,8 @@ func (e *Engine) runGate(s *service, gen int) {
 		s.lastProbe = err.Error()
 		e.notifyLocked(s)
 		e.mu.Unlock()
-		tick := make(chan struct{})
-		t := e.o.Clock.AfterFunc(e.o.GateInterval, func() { close(tick) })
-		select {
-		case <-e.ctx.Done():
-			t.Stop()
+		if !e.sleep(e.o.GateInterval) {
 			return
-		case <-tick:
 		}
 	}
 }
@@ -128,13 +123,8 @@ func (e *Engine) startProbe(ex Execer, s *service, id string, gen int) {
 			s.lastProbe = out
 		}
 		e.mu.Unlock()
-		tick := make(chan struct{})
-		t := e.o.Clock.AfterFunc(e.o.StartProbeInterval, func() { close(tick) })
-		select {
-		case <-e.ctx.Done():
-			t.Stop()
+		if !e.sleep(e.o.StartProbeInterval) {
 			return
-		case <-tick:
 		}
 	}
 }

@@ -136,18 +136,18 @@ func (p MemoryPlan) Total() int64 {
 func (p MemoryPlan) Validate(hostMemory int64) error {
 	f := p.Fields.withDefaults()
 	var errs []error
-	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	add := func(field, format string, args ...any) { errs = append(errs, memoryError(field, format, args...)) }
 	if p.Workers < 1 {
-		add("%s = %d: a cluster needs at least 1 worker", f.Workers, p.Workers)
+		add(f.Workers, "%s = %d: a cluster needs at least 1 worker", f.Workers, p.Workers)
 	}
 	for _, h := range []struct {
 		field string
 		heap  int64
 	}{{f.CoordinatorHeap, p.Coordinator.Heap}, {f.WorkerHeap, p.Worker.Heap}} {
 		if h.heap < MinHeap {
-			add("%s = %s: must be at least %s", h.field, FormatSize(h.heap), FormatSize(MinHeap))
+			add(h.field, "%s = %s: must be at least %s", h.field, FormatSize(h.heap), FormatSize(MinHeap))
 		} else if h.heap%MiB != 0 {
-			add("%s = %d bytes: must be a whole number of MiB", h.field, h.heap)
+			add(h.field, "%s = %d bytes: must be a whole number of MiB", h.field, h.heap)
 		}
 	}
 	if len(errs) > 0 {
@@ -157,12 +157,12 @@ func (p MemoryPlan) Validate(hostMemory int64) error {
 		errs = append(errs, err)
 	}
 	if p.QueryMaxMemory < p.Worker.QueryMaxMemoryPerNode {
-		add("%s = %s: must be at least %s (%s); raise %s or lower %s",
+		add(f.QueryMaxMemory, "%s = %s: must be at least %s (%s); raise %s or lower %s",
 			f.QueryMaxMemory, FormatSize(p.QueryMaxMemory), f.QueryMaxMemoryPerNode,
 			FormatSize(p.Worker.QueryMaxMemoryPerNode), f.QueryMaxMemory, f.QueryMaxMemoryPerNode)
 	}
 	if total := p.Total(); total > hostMemory {
-		add("Trino needs %s of memory (coordinator %s + %d × worker %s, each heap + JVM overhead) but only %s is available on this host; lower %s, %s or %s",
+		add(f.Workers, "Trino needs %s of memory (coordinator %s + %d × worker %s, each heap + JVM overhead) but only %s is available on this host; lower %s, %s or %s",
 			FormatSize(total), FormatSize(p.Coordinator.Container), p.Workers, FormatSize(p.Worker.Container),
 			FormatSize(hostMemory), f.Workers, f.WorkerHeap, f.CoordinatorHeap)
 	}
@@ -172,21 +172,35 @@ func (p MemoryPlan) Validate(hostMemory int64) error {
 func (p MemoryPlan) checkPerNode(f MemoryFields) error {
 	w := p.Worker
 	if w.QueryMaxMemoryPerNode <= 0 {
-		return fmt.Errorf("%s = %s: must be positive", f.QueryMaxMemoryPerNode, FormatSize(w.QueryMaxMemoryPerNode))
+		return memoryError(f.QueryMaxMemoryPerNode, "%s = %s: must be positive", f.QueryMaxMemoryPerNode, FormatSize(w.QueryMaxMemoryPerNode))
 	}
 	if w.QueryMaxMemoryPerNode%MiB != 0 {
-		return fmt.Errorf("%s = %d bytes: must be a whole number of MiB", f.QueryMaxMemoryPerNode, w.QueryMaxMemoryPerNode)
+		return memoryError(f.QueryMaxMemoryPerNode, "%s = %d bytes: must be a whole number of MiB", f.QueryMaxMemoryPerNode, w.QueryMaxMemoryPerNode)
 	}
 	if w.QueryMaxMemoryPerNode+w.Headroom <= w.Heap {
 		return nil
 	}
-	subject := fmt.Sprintf("%s = %s", f.QueryMaxMemoryPerNode, FormatSize(w.QueryMaxMemoryPerNode))
+	field, size := f.QueryMaxMemoryPerNode, FormatSize(w.QueryMaxMemoryPerNode)
 	if !p.QueryMaxMemoryPerNodeSet {
-		subject = fmt.Sprintf("%s = %s", f.WorkerHeap, FormatSize(w.Heap))
+		field, size = f.WorkerHeap, FormatSize(w.Heap)
 	}
-	return fmt.Errorf("%s: with a %s heap and %s headroom (%d%%), query memory per node must be at most %s; raise %s or lower %s",
-		subject, FormatSize(w.Heap), FormatSize(w.Headroom), p.HeadroomPercent,
+	return memoryError(field, "%s = %s: with a %s heap and %s headroom (%d%%), query memory per node must be at most %s; raise %s or lower %s",
+		field, size, FormatSize(w.Heap), FormatSize(w.Headroom), p.HeadroomPercent,
 		FormatSize(w.maxQueryPerNode()), f.WorkerHeap, f.QueryMaxMemoryPerNode)
+}
+
+// MemoryError is one broken memory rule. Field is the setting it is about,
+// in the caller's vocabulary (a MemoryFields value), so that the caller can
+// point at the line that sets it.
+type MemoryError struct {
+	Field string
+	msg   string
+}
+
+func (e *MemoryError) Error() string { return e.msg }
+
+func memoryError(field, format string, args ...any) error {
+	return &MemoryError{Field: field, msg: fmt.Sprintf(format, args...)}
 }
 
 // FormatSize writes b the way a person reads it: "1GiB", "716MiB", or bytes

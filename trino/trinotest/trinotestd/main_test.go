@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -234,28 +233,11 @@ func bcryptHash(t *testing.T, pw string) string {
 
 // node is a trinotestd process.
 type node struct {
-	logs      *syncBuffer
+	logs      *testenv.SyncBuffer
 	exited    chan error
 	http      string // http://127.0.0.1:port
 	https     string
 	configDir string
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // startNode runs bin on a configuration moat would render, on 127.0.0.1.
@@ -274,7 +256,7 @@ func startNode(t *testing.T, bin, id string, coordinator bool, coordinatorHTTPS 
 		"access-control.properties":         "access-control.name=file\nsecurity.config-file=" + filepath.Join(dir, "rules.json") + "\n",
 		"rules.json":                        `{"system_information": [{"user": "moat", "allow": ["read", "write"]}, {"allow": []}]}`,
 	})
-	n := &node{logs: &syncBuffer{}, exited: make(chan error, 1), configDir: dir,
+	n := &node{logs: &testenv.SyncBuffer{}, exited: make(chan error, 1), configDir: dir,
 		http: fmt.Sprintf("http://127.0.0.1:%d", httpPort), https: fmt.Sprintf("https://127.0.0.1:%d", httpsPort)}
 	cmd := exec.Command(bin, "--config-dir", dir, "--starting-for", "100ms")
 	cmd.Env = append(os.Environ(), "TRINO_SHARED_SECRET="+secret, "GRACE=50ms")
