@@ -23,7 +23,7 @@ build: $(BIN)/moat ## build bin/moat
 
 $(BIN)/moat: $(GO_SOURCES)
 	@mkdir -p $(BIN)
-	$(GO) build -trimpath -o $@ .
+	CGO_ENABLED=0 $(GO) build -trimpath -o $@ .
 
 run: build ## build and run `moat up` with the embedded default moat.toml
 	./$(BIN)/moat up
@@ -73,7 +73,7 @@ $(BIN)/trinotestd: $(shell find trino/trinotest -name '*.go' 2>/dev/null)
 	CGO_ENABLED=0 $(GO) build -trimpath -o $@ ./trino/trinotest/trinotestd
 
 # Test images, FROM scratch, from the project's own static binaries: no registry.
-test-images: $(BIN)/workload $(BIN)/consul $(BIN)/trinotestd ## build the FROM-scratch test images
+test-images: $(BIN)/workload $(BIN)/consul $(BIN)/trinotestd notebook-image ## build the FROM-scratch test images
 	@rm -rf $(BIN)/images && mkdir -p $(BIN)/images/{workload,consul/tmp,consul/consul-dirs/data,consul/consul-dirs/config,trinotest/etc,trinotest/data}
 	ln -f $(BIN)/workload $(BIN)/images/workload/workload
 	ln -f $(BIN)/consul $(BIN)/images/consul/consul
@@ -83,6 +83,14 @@ test-images: $(BIN)/workload $(BIN)/consul $(BIN)/trinotestd ## build the FROM-s
 	docker build -q -t moat-test/consul:dev -f testdata/images/consul/Dockerfile $(BIN)/images/consul
 	docker build -q -t moat-test/trinotest:dev -f testdata/images/trinotest/Dockerfile $(BIN)/images/trinotest
 
+# A real Jupyter Notebook server from Debian bookworm packages (mmdebstrap |
+# docker import, no registry). Rebuilt only when testdata/images/notebook
+# changes: the recipe's hash is the image's label dev.moat.recipe (and is kept
+# in bin/notebook-image.recipe); mmdebstrap is installed with apt when missing.
+.PHONY: notebook-image
+notebook-image: ## build moat-test/notebook:dev from Debian packages (a minute or two, once)
+	testdata/images/notebook/build.sh $(BIN)/notebook-image.recipe
+
 # Headless Chromium for the dashboard and report screenshot tests (Debian package).
 chromium: ## install Chromium when missing
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
@@ -91,6 +99,24 @@ chromium: ## install Chromium when missing
 # python3 runs the sample notebook's code in a test (Debian package).
 python3:
 	@command -v python3 >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 >/dev/null; }
+
+# ---- fuzzing ---------------------------------------------------------------
+# Go native fuzzing, one target at a time (package:FuzzName). The seed corpora
+# also run as ordinary tests in `go test`; a crash found here is written to
+# <package>/testdata/fuzz/<FuzzName>/ and replays there as a test.
+FUZZTIME ?= 60s
+FUZZ_TARGETS := appliance:FuzzParse trino:FuzzRules report:FuzzRender webui:FuzzHandler
+
+.PHONY: fuzz fuzz-short
+
+fuzz: ## run every fuzz target for FUZZTIME each, default 60s
+	@failed=""; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t#*:}; \
+	  echo "$(GO) test -run '^$$' -fuzz '^$$name\$$' -fuzztime $(FUZZTIME) ./$$pkg"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$pkg || failed="$$failed $$name"; done; \
+	  if [ -n "$$failed" ]; then echo "fuzz targets that failed:$$failed"; exit 1; fi
+
+fuzz-short: ## every fuzz target for 5s each: a brief step `make test` may run
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=5s
 
 # ---- benchmarks and the real-image path ----------------------------------
 

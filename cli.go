@@ -58,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "-v", "--version":
 		name = "version"
+	case probeCommand:
+		return runProbe(ctx, env, rest)
 	}
 	for _, c := range commands() {
 		if c.name == name {

@@ -163,7 +163,7 @@ func startAndSupervise(ctx context.Context, s *stack, o upOptions, out io.Writer
 	}
 	onReady()
 	if o.open && s.dashboardURL != "" {
-		openBrowser(s.dashboardURL)
+		openBrowser(s.dashboardURL) // one-time: the token never reaches a command line
 	}
 	if err := supervise(ctx, s, out, serveUI); err != nil {
 		fmt.Fprintf(out, "error: %v\n", err)
@@ -250,7 +250,11 @@ func printReady(out io.Writer, s *stack) {
 		if s.control != nil {
 			version = " Consul " + s.control.ConsulInfo().Version
 		}
-		fmt.Fprintf(out, "  consul UI   http://127.0.0.1:%d/ui (token: moat secrets show consul;%s)\n", c.Mesh.HTTPPort, version)
+		ui := "the dashboard's /ui/"
+		if c.Dashboard.Enabled {
+			ui = "http://" + c.Dashboard.Listen + "/ui/"
+		}
+		fmt.Fprintf(out, "  consul UI   %s (through the dashboard; sign in with: moat secrets show consul;%s)\n", ui, version)
 	}
 	if c.Notebook.Enabled {
 		fmt.Fprintf(out, "  notebook    http://127.0.0.1:%d/ (token: moat secrets show notebook)\n", c.Notebook.Port)

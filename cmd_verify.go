@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hashicorp/consul/api"
 
 	"moat/appliance"
 	"moat/mesh"
@@ -20,9 +21,15 @@ func cmdVerify() command {
 For every ordered pair of mesh services, opens a real mutual-TLS connection as
 the source to the destination's sidecar and records whether data flows; prints
 the observed allow/deny matrix beside the expected one (from the intentions).
-Also checks that no Trino port answers from the notebook's network namespace
-and that the Consul API refuses an intention write without a token. Exits
-non-zero on any difference; results are stored and shown by the dashboard.
+Then it attacks the stack as an intruder would: from inside every
+application container (in a probe container sharing only its network
+namespace) it tries every Consul port, an anonymous leaf certificate and
+Trino's ports directly; from the host, an anonymous leaf for every service
+(also those Consul has cached) and Consul's ports through its bridge. It
+compares Consul's intentions with moat.toml's and reports every extra or
+missing one as drift. Anything it cannot find out is "unknown", never a pass.
+Exits non-zero on any difference; results are stored and shown by the
+dashboard.
 
 Example:
   moat verify`}
@@ -52,7 +59,8 @@ func verify(ctx context.Context, env *cliEnv) error {
 		return err
 	}
 	fmt.Fprint(env.stdout, m.Render())
-	extra := verifyIsolation(ctx, s)
+	extra := append(verifyDrift(ctx, s), anonymousWrite(ctx, s)...)
+	extra = append(extra, verifyIntruder(ctx, s)...)
 	for _, r := range extra {
 		mark := "ok  "
 		if !r.OK {
@@ -106,6 +114,9 @@ func verifyMatrix(ctx context.Context, s *stack) (mesh.Matrix, []state.VerifyRes
 			}
 			p := mesh.Pair{Source: src, Destination: dst}
 			obs, err := mesh.VerifyPair(ctx, c, src, dst, mesh.VerifyOptions{Address: "127.0.0.1:" + strconv.Itoa(sidecars[dst]), Timeout: 10 * time.Second})
+			if err == nil && !obs.Allowed && obs.Closed {
+				err = confirmDeny(ctx, c, src, dst)
+			}
 			m.Observe(p, obs, err)
 			results = append(results, verifyResult(src, dst, m.Expected[p], obs, err))
 		}
@@ -113,10 +124,25 @@ func verifyMatrix(ctx context.Context, s *stack) (mesh.Matrix, []state.VerifyRes
 	return m, results, nil
 }
 
+// confirmDeny asks Consul about a connection that closed without data: a
+// sidecar closes both a denied connection and an allowed one whose
+// application is down, so a close is a deny only when Consul's intentions
+// say deny too. Otherwise the result is unknown, never a pass.
+func confirmDeny(ctx context.Context, c *api.Client, src, dst string) error {
+	allowed, err := mesh.CheckIntention(ctx, c, src, dst)
+	switch {
+	case err != nil:
+		return fmt.Errorf("unknown: the connection closed and Consul could not say why: %w", err)
+	case allowed:
+		return fmt.Errorf("unknown: the connection closed, but Consul's intentions allow %s → %s (is %s down?)", src, dst, dst)
+	}
+	return nil
+}
+
 func verifyResult(src, dst string, expected bool, obs mesh.Observation, err error) state.VerifyResult {
 	r := state.VerifyResult{Source: src, Destination: dst, Expected: allowDeny(expected), Detail: obs.Detail}
 	if err != nil {
-		r.Observed, r.Detail = "error", err.Error()
+		r.Observed, r.Detail = "unknown", err.Error()
 		return r
 	}
 	r.Observed = allowDeny(obs.Allowed)
@@ -131,48 +157,28 @@ func allowDeny(b bool) string {
 	return state.Deny
 }
 
-// verifyIsolation checks what intentions cannot show: Trino's ports do not
-// answer from the notebook's namespace, and Consul refuses anonymous writes.
-func verifyIsolation(ctx context.Context, s *stack) []state.VerifyResult {
+// verifyDrift compares the intentions in Consul with those moat.toml
+// declares (plus the topology's and the default deny): every extra,
+// missing or changed one is a failure, also one whose effect no probe can
+// observe (an allow to a service without a sidecar, say).
+func verifyDrift(ctx context.Context, s *stack) []state.VerifyResult {
+	c, err := s.control.Consul()
+	if err != nil {
+		return []state.VerifyResult{unknown("consul intentions", "drift from moat.toml", err)}
+	}
+	drift, err := mesh.IntentionDrift(ctx, c, s.control.Intentions())
+	if err != nil {
+		return []state.VerifyResult{unknown("consul intentions", "drift from moat.toml", err)}
+	}
+	r := state.VerifyResult{Source: "consul intentions", Destination: "drift from moat.toml", Expected: state.Deny, Observed: "none", OK: true, Detail: "Consul holds exactly the declared intentions"}
+	if len(drift) == 0 {
+		return []state.VerifyResult{r}
+	}
 	var out []state.VerifyResult
-	if s.control.Exec != nil && s.cfg.Notebook.Enabled && s.cfg.Trino.Enabled {
-		addr := appliance.PlanAddresses(s.cfg)
-		for _, target := range []string{addr.Coordinator.String(), addr.CoordinatorMesh.String()} {
-			for _, port := range []int{appliance.TrinoHTTPPort, 8443} {
-				out = append(out, directProbe(ctx, s, target+":"+strconv.Itoa(port)))
-			}
-		}
+	for _, d := range drift {
+		what := map[string]string{"added": "missing from Consul", "removed": "in Consul but not declared", "updated": "differs in Consul"}[d.Op]
+		out = append(out, state.VerifyResult{Source: "consul intentions", Destination: d.Intention.String(), Expected: state.Deny, Observed: "drift",
+			Detail: what + ": written behind moat's back? `moat up` (or saving moat.toml while moat runs) restores the declared intentions"})
 	}
-	out = append(out, anonymousWrite(ctx, s))
 	return out
-}
-
-// directProbe tries a plain TCP connection from inside the notebook.
-func directProbe(ctx context.Context, s *stack, addr string) state.VerifyResult {
-	r := state.VerifyResult{Source: appliance.ServiceNotebook + " (direct)", Destination: "trino " + addr, Expected: state.Deny}
-	ok, detail, err := s.control.ProbeFrom(ctx, appliance.ServiceNotebook, "tcp", addr)
-	if err != nil {
-		r.Observed, r.Detail = "error", err.Error()
-		return r
-	}
-	r.Observed, r.Detail, r.OK = allowDeny(ok), detail, !ok
-	return r
-}
-
-// anonymousWrite tries to write an intention without a token.
-func anonymousWrite(ctx context.Context, s *stack) state.VerifyResult {
-	r := state.VerifyResult{Source: "anonymous", Destination: "consul intentions (write)", Expected: state.Deny}
-	url := fmt.Sprintf("http://127.0.0.1:%d/v1/config", s.cfg.Mesh.HTTPPort)
-	body := `{"Kind":"service-intentions","Name":"trino-coordinator","Sources":[{"Name":"*","Action":"allow"}]}`
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPut, url, strings.NewReader(body))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		r.Observed, r.Detail = "error", err.Error()
-		return r
-	}
-	resp.Body.Close()
-	r.Detail = resp.Status
-	r.Observed = allowDeny(resp.StatusCode < 300)
-	r.OK = resp.StatusCode == http.StatusForbidden
-	return r
 }

@@ -6,11 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"moat/appliance"
@@ -107,9 +112,10 @@ func (d *dashboardSource) RunReport(ctx context.Context, name string) (string, e
 
 func (d *dashboardSource) Changes() <-chan struct{} { return d.s.uiWake }
 
-// prepareDashboard listens on the configured loopback address and prints
-// the login URL (it holds the token) to terminal only, never to a log file;
-// the returned function serves until its context ends.
+// prepareDashboard listens on the configured loopback address, prints the
+// login URL (it holds the token) to terminal only, never to a log file, and
+// leaves in s.dashboardURL a one-time login URL (valid once, for a minute)
+// for `up --open`; the returned function serves until its context ends.
 func prepareDashboard(ctx context.Context, s *stack, eng *supervisor.Engine, terminal, log io.Writer) (func(context.Context) error, error) {
 	if !s.cfg.Dashboard.Enabled {
 		return func(ctx context.Context) error { <-ctx.Done(); return nil }, nil
@@ -134,21 +140,34 @@ func prepareDashboard(ctx context.Context, s *stack, eng *supervisor.Engine, ter
 	if err := s.secrets.Save(); err != nil {
 		return nil, err
 	}
-	h, err := webui.New(webui.Options{Source: src, Token: token, ReportsDir: s.cfg.ReportsDir(),
-		Log: slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-	if err != nil {
-		return nil, err
-	}
 	ln, err := net.Listen("tcp", s.cfg.Dashboard.Listen)
+	if errors.Is(err, syscall.EADDRNOTAVAIL) {
+		// Linux routes all of 127.0.0.0/8 to lo; macOS has only 127.0.0.1.
+		host, _, _ := net.SplitHostPort(s.cfg.Dashboard.Listen)
+		return nil, fmt.Errorf("dashboard: %w: this host has no such loopback address: add it "+
+			"(macOS: sudo ifconfig lo0 alias %s) or change dashboard.listen in moat.toml", err, host)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("dashboard: %w (change dashboard.listen in moat.toml)", err)
 	}
-	base := "http://" + s.cfg.Dashboard.Listen
-	s.dashboardURL = webui.LoginURL(base, token)
-	fmt.Fprintf(terminal, "  dashboard   %s\n", s.dashboardURL)
-	if log != terminal {
-		fmt.Fprintf(log, "  dashboard   %s (token: moat secrets show dashboard)\n", base)
+	consul, err := consulProxy(s)
+	if err != nil {
+		ln.Close()
+		return nil, err
 	}
+	h, err := webui.New(webui.Options{Source: src, Token: token, ReportsDir: s.cfg.ReportsDir(), Addr: ln.Addr().String(),
+		Log: slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelWarn})), Consul: consul})
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	// The token goes to the terminal only; --open hands the browser (whose
+	// argv every local user can read) a one-time URL instead.
+	fmt.Fprintf(terminal, "  dashboard   %s\n", webui.LoginURL(h.URL(), token))
+	if log != terminal {
+		fmt.Fprintf(log, "  dashboard   %s (token: moat secrets show dashboard)\n", h.URL())
+	}
+	s.dashboardURL = h.OneTimeURL()
 	return func(ctx context.Context) error {
 		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 		errc := make(chan error, 1)
@@ -164,4 +183,27 @@ func prepareDashboard(ctx context.Context, s *stack, eng *supervisor.Engine, ter
 		<-errc
 		return nil
 	}, nil
+}
+
+// consulProxy is the dashboard's door to Consul's UI and API: the sealed
+// server's HTTPS on loopback, with moat's client certificate (nil without
+// a mesh).
+func consulProxy(s *stack) (http.Handler, error) {
+	if s.control == nil {
+		return nil, nil
+	}
+	conf, err := s.control.ConsulTLSConfig()
+	if err != nil {
+		return nil, err
+	}
+	target := &url.URL{Scheme: "https", Host: "127.0.0.1:" + strconv.Itoa(s.cfg.Mesh.HTTPSPort)}
+	p := &httputil.ReverseProxy{
+		Rewrite:   func(r *httputil.ProxyRequest) { r.SetURL(target); r.Out.Host = target.Host },
+		Transport: &http.Transport{TLSClientConfig: conf, ResponseHeaderTimeout: 5 * time.Minute},
+		ErrorLog:  stdlog.New(io.Discard, "", 0),
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			http.Error(w, "moat dashboard: Consul does not answer (is the stack up? moat status)", http.StatusBadGateway)
+		},
+	}
+	return p, nil
 }

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -51,7 +53,7 @@ func newMeshStack(t *testing.T, official bool) *testStack {
 		`project = "moat-mesh"`, fmt.Sprintf("project = %q", s.project),
 		`data_dir = "../.moat-mesh"`, fmt.Sprintf("data_dir = %q", s.dataDir),
 		"127.0.0.1:17701", fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)),
-		"http_port = 18500", fmt.Sprintf("http_port = %d", testenv.FreePort(t)),
+		"https_port = 18501", fmt.Sprintf("https_port = %d", testenv.FreePort(t)),
 		"coordinator_port = 21100", fmt.Sprintf("coordinator_port = %d", testenv.FreePort(t)),
 		"notebook_sidecar_port = 21101", fmt.Sprintf("notebook_sidecar_port = %d", testenv.FreePort(t)),
 		"port = 18888", fmt.Sprintf("port = %d", testenv.FreePort(t)),
@@ -180,35 +182,7 @@ func checkMeshStack(t *testing.T, s *testStack) {
 		})
 	})
 
-	t.Run("the Consul UI and API answer on loopback with moat's token only", func(t *testing.T) {
-		cfg, err := appliance.Load(s.config)
-		if err != nil {
-			t.Fatal(err)
-		}
-		base := fmt.Sprintf("http://127.0.0.1:%d", cfg.Mesh.HTTPPort)
-		get := func(path, token string) int {
-			req, _ := http.NewRequest(http.MethodGet, base+path, nil)
-			if token != "" {
-				req.Header.Set("X-Consul-Token", token)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			return resp.StatusCode
-		}
-		token := strings.TrimSpace(s.mustMoat("secrets", "show", "consul"))
-		if code := get("/ui/", ""); code != http.StatusOK {
-			t.Errorf("GET /ui/: %d", code)
-		}
-		if code := get("/v1/acl/token/self", token); code != http.StatusOK {
-			t.Errorf("the token from `moat secrets show consul` is refused: %d", code)
-		}
-		if code := get("/v1/acl/token/self", ""); code == http.StatusOK {
-			t.Error("the ACL API answers without a token")
-		}
-	})
+	t.Run("the control plane is sealed", func(t *testing.T) { checkSealed(t, s) })
 
 	t.Run("impersonation without a rule is refused", func(t *testing.T) {
 		out, err := s.moat("query", "--user", "carol", "SELECT 1")
@@ -233,18 +207,42 @@ func checkMeshStack(t *testing.T, s *testStack) {
 
 	t.Run("verify", func(t *testing.T) {
 		out := s.mustMoat("verify")
-		for _, want := range []string{"every claim holds", "anonymous → consul intentions (write): expected deny, observed deny (403 Forbidden)"} {
+		for _, want := range []string{"every claim holds",
+			"ok   moat's certificate, no token → consul intentions (write): expected deny, observed deny (403 Forbidden)",
+			"ok   anonymous (no client certificate) → consul intentions (write): expected deny, observed deny (TLS refused",
+			"ok   notebook (intruder) → tcp consul:8500: expected deny, observed deny",
+			"ok   trino-worker-1 (intruder) → tcp 127.0.0.1:8502: expected deny",
+			"ok   host (intruder) → tls 127.0.0.1:",
+			"/v1/agent/connect/ca/leaf/orchestrator: expected deny, observed deny",
+			"ok   consul intentions → drift from moat.toml: expected deny, observed none",
+		} {
 			if !strings.Contains(out, want) {
 				t.Errorf("verify lacks %q:\n%s", want, out)
 			}
 		}
-		// An extra allow written behind moat's back is caught.
-		setIntention(t, s.consul(), "trino-coordinator", "notebook", "allow")
+		// An allow no probe can observe (the worker has no sidecar), written
+		// with the management token behind moat's back, is drift.
+		setIntention(t, s.consul(), "notebook", "trino-worker-1", "allow")
 		out, err := s.moat("verify")
-		if err == nil || !strings.Contains(out, "verify found 1 differences") || !strings.Contains(out, "trino-coordinator → notebook") {
+		if err == nil || !strings.Contains(out, "FAIL consul intentions → allow notebook → trino-worker-1: expected deny, observed drift (in Consul but not declared") {
+			t.Errorf("verify after an unobservable extra allow: %v\n%s", err, out)
+		}
+		if _, err := s.consul().ConfigEntries().Delete(api.ServiceIntentions, "trino-worker-1", nil); err != nil {
+			t.Fatal(err)
+		}
+		// An extra allow written behind moat's back is caught twice: by the
+		// connection that now flows, and as drift.
+		setIntention(t, s.consul(), "trino-coordinator", "notebook", "allow")
+		out, err = s.moat("verify")
+		if err == nil || !strings.Contains(out, "verify found 2 differences") || !strings.Contains(out, "trino-coordinator → notebook, consul intentions → allow trino-coordinator → notebook") {
 			t.Errorf("verify after an extra allow: %v\n%s", err, out)
 		}
-		setIntention(t, s.consul(), "trino-coordinator", "notebook", "deny")
+		if _, err := s.consul().ConfigEntries().Delete(api.ServiceIntentions, "notebook", nil); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := s.moat("verify"); err != nil {
+			t.Errorf("verify once the extra intentions are gone: %v\n%s", err, out)
+		}
 	})
 
 	t.Run("report runs as its user", func(t *testing.T) {
@@ -410,4 +408,93 @@ func checkMeshStack(t *testing.T, s *testStack) {
 	if !regexp.MustCompile(`trino-worker-1 +stopped +stopped \(exit code 0\)`).Match(logText) {
 		t.Errorf("the worker was not drained gracefully; the supervisor's log:\n%s", logText)
 	}
+}
+
+// checkSealed attacks the control plane as code in the notebook, code in a
+// Trino node and another user of the host would.
+func checkSealed(t *testing.T, s *testStack) {
+	cfg, err := appliance.Load(s.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	services := []string{"orchestrator", "notebook", "trino-coordinator"}
+	published := fmt.Sprintf("127.0.0.1:%d", cfg.Mesh.HTTPSPort)
+	t.Run("from the host, no leaf without moat's client certificate (cached ones included)", func(t *testing.T) {
+		anon := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+		for _, svc := range services {
+			for _, url := range []string{"https://" + published + "/v1/agent/connect/ca/leaf/" + svc, "http://" + published + "/v1/agent/connect/ca/leaf/" + svc} {
+				// Plain HTTP gets Go's "HTTP request to an HTTPS server" 400.
+				if resp, err := anon.Get(url); err == nil {
+					body, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusBadRequest || strings.Contains(string(body), "PrivateKeyPEM") {
+						t.Errorf("GET %s without a client certificate: %s %.120s", url, resp.Status, body)
+					}
+				}
+			}
+		}
+	})
+	t.Run("moat's certificate and token are served; ACLs still refuse a tokenless call", func(t *testing.T) {
+		c := s.consul()
+		if leader, err := c.Status().Leader(); err != nil || leader == "" {
+			t.Errorf("leader over the sealed API: %q %v", leader, err)
+		}
+		sec, _ := appliance.OpenSecrets(s.dataDir)
+		ctl := appliance.NewControl(cfg, sec)
+		conf, err := ctl.ConsulTLSConfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		certOnly := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: conf}}
+		resp, err := certOnly.Get("https://" + published + "/v1/acl/token/self")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Error("the ACL API answers without a token")
+		}
+	})
+	intruders := map[string][]string{
+		// exec in the notebook: its own tools, its own namespace
+		"notebook": {"docker", "exec", s.project + "-notebook", "/workload"},
+		// a Trino node has no tools: a container sharing its namespace
+		"trino-coordinator": {"docker", "run", "--rm", "--network", "container:" + s.project + "-trino-coordinator", testenv.WorkloadImage},
+		"trino-worker-1":    {"docker", "run", "--rm", "--network", "container:" + s.project + "-trino-worker-1", testenv.WorkloadImage},
+	}
+	for who, cmd := range intruders {
+		t.Run("no Consul port answers from inside "+who, func(t *testing.T) {
+			for _, host := range []string{"consul", "127.0.0.1", appliance.PlanAddresses(cfg).Consul.String()} {
+				for _, port := range []int{8500, 8501, 8502, 8503, 8300, 8301, 8302, 8600} {
+					target := fmt.Sprintf("%s:%d", host, port)
+					out, err := exec.Command(cmd[0], append(cmd[1:], "dial", "-timeout", "1s", target)...).CombinedOutput()
+					if err == nil || strings.Contains(string(out), "connected but no echo") {
+						t.Errorf("%s reaches Consul at %s: %s", who, target, out)
+					}
+				}
+			}
+			out, err := exec.Command(cmd[0], append(cmd[1:], "probe", "-timeout", "2s", "http://consul:8500/v1/agent/connect/ca/leaf/orchestrator")...).CombinedOutput()
+			if err == nil {
+				t.Errorf("%s took orchestrator's leaf: %s", who, out)
+			}
+		})
+	}
+	t.Run("the sockets and tokens are in the sidecars' filesystems only", func(t *testing.T) {
+		for _, name := range []string{"notebook", "trino-coordinator", "trino-worker-1"} {
+			out, _ := exec.Command("docker", "inspect", "-f", "{{json .Mounts}}", s.project+"-"+name).CombinedOutput()
+			if strings.Contains(string(out), "consul-run") {
+				t.Errorf("application %s mounts Consul's socket volume: %s", name, out)
+			}
+		}
+		for _, name := range []string{"notebook-sidecar", "trino-coordinator-sidecar"} {
+			out, _ := exec.Command("docker", "inspect", "-f", "{{json .Mounts}}{{json .Config.Env}}{{json .Args}}", s.project+"-"+name).CombinedOutput()
+			if !strings.Contains(string(out), "consul-run") {
+				t.Errorf("sidecar %s lacks Consul's socket volume: %s", name, out)
+			}
+			token := strings.TrimSpace(s.mustMoat("secrets", "show", "consul_token_"+strings.ReplaceAll(strings.TrimSuffix(name, "-sidecar"), "-", "_")))
+			if len(token) < 20 || strings.Contains(string(out), token) {
+				t.Errorf("sidecar %s's token is in its environment or argv (or unknown: %q)", name, token)
+			}
+		}
+	})
 }

@@ -22,10 +22,15 @@ import (
 
 // Networks, volumes and fixed addresses of the built-in services.
 const (
-	MeshNetwork   = "mesh"  // Consul, the coordinator's namespace, the notebook
-	TrinoNetwork  = "trino" // internal: coordinator and workers only
-	ConsulVolume  = "consul-data"
-	TrinoHTTPPort = 8080
+	MeshNetwork = "mesh" // the coordinator's namespace, the notebook, [[service]]s
+	// ControlNetwork holds Consul alone: no application can route to it
+	// (Docker isolates bridges from each other). It exists only so that
+	// Consul's HTTPS API can be published on host loopback for moat; Docker
+	// picks its subnet, since nothing addresses Consul by IP.
+	ControlNetwork = "control"
+	TrinoNetwork   = "trino" // internal: coordinator and workers only
+	ConsulVolume   = "consul-data"
+	TrinoHTTPPort  = 8080
 	// SidecarPort is the public (mTLS) listener of every sidecar inside
 	// its application's namespace.
 	SidecarPort = 21000
@@ -76,7 +81,7 @@ func planBuiltin(c *Config, sec *Secrets) (supervisor.Topology, error) {
 	if c.Mesh.Enabled {
 		m, _ := netip.ParsePrefix(c.Mesh.Subnet)
 		t.Networks = append(t.Networks, supervisor.Network{Name: MeshNetwork, Subnet: m.Masked().String(), Gateway: nth(m, 1).String()})
-		t.Volumes = append(t.Volumes, supervisor.Volume{Name: ConsulVolume})
+		t.Volumes = append(t.Volumes, supervisor.Volume{Name: ConsulVolume}, supervisor.Volume{Name: ConsulSocketVolume})
 		spec, err := consulSpec(c, sec, addr)
 		if err != nil {
 			return t, err
@@ -96,27 +101,89 @@ func planBuiltin(c *Config, sec *Secrets) (supervisor.Topology, error) {
 	if c.Notebook.Enabled {
 		t.Services = append(t.Services, notebookSpec(c, sec, addr), sidecarSpec(c, sec, ServiceNotebook))
 	}
+	if c.Mesh.Enabled {
+		// After the fixed subnets, so that Docker's choice avoids them.
+		t.Networks = append(t.Networks, supervisor.Network{Name: ControlNetwork})
+	}
 	return t, nil
 }
 
+// Where the sealed Consul server keeps its sockets and TLS files.
+const (
+	// ConsulSocketVolume holds Consul's unix sockets: mounted into Consul
+	// and the sidecars, never into an application.
+	ConsulSocketVolume = "consul-run"
+	ConsulSocketDir    = "/consul/run"
+	consulTLSDir       = "/consul/config/tls"
+	// consulTokenDir holds the sidecars' tokens inside the Consul
+	// container, for `consul connect envoy -token-file` (no token in argv).
+	consulTokenDir = "/consul/config/tokens"
+	// sidecarTokenPath is where a built-in sidecar finds its token.
+	sidecarTokenPath = "/consul/token"
+)
+
+// consulSeal is how the server is sealed (see mesh.SealOptions).
+var consulSeal = mesh.SealOptions{
+	SocketDir: ConsulSocketDir, HTTPSPort: mesh.DefaultHTTPSPort,
+	CAFile: consulTLSDir + "/ca.pem", CertFile: consulTLSDir + "/server.pem", KeyFile: consulTLSDir + "/server-key.pem",
+}
+
 func consulSpec(c *Config, sec *Secrets, addr Addresses) (supervisor.Spec, error) {
+	seal := consulSeal
 	conf, err := mesh.ServerConfig(mesh.ServerOptions{
 		Datacenter: c.Mesh.Datacenter, NodeName: ServiceConsul, HTTPPort: 8500,
 		ManagementToken: sec.EnsureUUID(SecretConsul), LeafCertTTL: c.Mesh.LeafCertTTL.D(),
+		Seal: &seal,
 	})
 	if err != nil {
 		return supervisor.Spec{}, err
+	}
+	ca, err := sec.CA()
+	if err != nil {
+		return supervisor.Spec{}, err
+	}
+	cert, key, err := sec.EnsureCert(ca, certConsulServer, consulServerLeaf(c, addr))
+	if err != nil {
+		return supervisor.Spec{}, err
+	}
+	files := []supervisor.File{
+		{Path: consulConfigPath, Mode: 0o600, Content: conf},
+		{Path: seal.CAFile, Mode: 0o644, Content: ca.CertPEM},
+		{Path: seal.CertFile, Mode: 0o644, Content: cert},
+		{Path: seal.KeyFile, Mode: 0o600, Content: key},
+	}
+	if c.Mesh.Proxy == "envoy" {
+		for _, svc := range sidecarServices(c) {
+			files = append(files, supervisor.File{Path: consulTokenDir + "/" + svc, Mode: 0o600, Content: []byte(sec.EnsureUUID(tokenSecret(svc)))})
+		}
 	}
 	return supervisor.Spec{
 		Name: ServiceConsul, Image: c.Mesh.ConsulImage,
 		Entrypoint: []string{"/bin/consul"},
 		Command:    []string{"agent", "-config-file=" + consulConfigPath},
-		Files:      []supervisor.File{{Path: consulConfigPath, Mode: 0o600, Content: conf}},
-		Networks:   []supervisor.Attachment{{Network: MeshNetwork, IP: addr.Consul.String(), Aliases: []string{ServiceConsul}}},
-		Ports:      []supervisor.Port{{HostIP: "127.0.0.1", HostPort: c.Mesh.HTTPPort, ContainerPort: 8500}},
-		Mounts:     []supervisor.Mount{{Volume: ConsulVolume, Target: mesh.ServerDataDir}},
-		Restart:    supervisor.RestartAlways, StartTimeout: c.Appliance.StartTimeout.D(), StopGrace: c.Appliance.StopGrace.D(),
+		Files:      files,
+		Networks:   []supervisor.Attachment{{Network: ControlNetwork, Aliases: []string{ServiceConsul}}},
+		// The only TCP listener: HTTPS that serves moat's client
+		// certificate alone, published on host loopback.
+		Ports: []supervisor.Port{{HostIP: "127.0.0.1", HostPort: c.Mesh.HTTPSPort, ContainerPort: seal.HTTPSPort}},
+		Mounts: []supervisor.Mount{
+			{Volume: ConsulVolume, Target: mesh.ServerDataDir},
+			{Volume: ConsulSocketVolume, Target: ConsulSocketDir},
+		},
+		Restart: supervisor.RestartAlways, StartTimeout: c.Appliance.StartTimeout.D(), StopGrace: c.Appliance.StopGrace.D(),
 	}, nil
+}
+
+// sidecarServices are the applications that get a sidecar.
+func sidecarServices(c *Config) []string {
+	var out []string
+	if c.Trino.Enabled {
+		out = append(out, ServiceCoordinator)
+	}
+	if c.Notebook.Enabled {
+		out = append(out, ServiceNotebook)
+	}
+	return out
 }
 
 // TrinoCluster is the trino package's view of the configured cluster.
@@ -371,8 +438,10 @@ func envoySpec(c *Config, service string) supervisor.Spec {
 		Name: service + SidecarSuffix, Image: c.Mesh.EnvoyImage,
 		Entrypoint: cmd.Args[:1], Command: cmd.Args[1:],
 		ShareNetworkWith: service,
-		DependsOn:        []supervisor.Dependency{{Service: ServiceConsul, Condition: supervisor.Healthy}},
-		Restart:          supervisor.RestartAlways, StartTimeout: c.Appliance.StartTimeout.D(), StopGrace: c.Appliance.StopGrace.D(),
+		// xDS comes over Consul's gRPC unix socket (see consulSeal).
+		Mounts:    []supervisor.Mount{{Volume: ConsulSocketVolume, Target: ConsulSocketDir}},
+		DependsOn: []supervisor.Dependency{{Service: ServiceConsul, Condition: supervisor.Healthy}},
+		Restart:   supervisor.RestartAlways, StartTimeout: c.Appliance.StartTimeout.D(), StopGrace: c.Appliance.StopGrace.D(),
 	}
 }
 
@@ -387,15 +456,19 @@ func envoyReadyPorts(c *Config, service string) []supervisor.Port {
 
 func builtinSidecarSpec(c *Config, sec *Secrets, service string) supervisor.Spec {
 	cmd, _ := mesh.BuiltinSidecar(mesh.SidecarOptions{
-		ServiceID: service, ConsulBinary: "/bin/consul", HTTPAddr: "http://" + ServiceConsul + ":8500",
-		Token: sec.EnsureUUID(tokenSecret(service)),
+		ServiceID: service, ConsulBinary: "/bin/consul", HTTPAddr: consulSeal.HTTPSocket(),
+		TokenFile: sidecarTokenPath,
 	})
 	return supervisor.Spec{
 		Name: service + SidecarSuffix, Image: c.Mesh.ConsulImage,
 		Entrypoint: cmd.Args[:1], Command: cmd.Args[1:], Env: cmd.Env,
 		ShareNetworkWith: service,
-		DependsOn:        []supervisor.Dependency{{Service: ServiceConsul, Condition: supervisor.Healthy}},
-		Restart:          supervisor.RestartAlways, StartTimeout: c.Appliance.StartTimeout.D(), StopGrace: c.Appliance.StopGrace.D(),
+		// Consul is reached by its unix socket and the token is a file: both
+		// in the sidecar's own filesystem, which its application cannot see.
+		Files:     []supervisor.File{{Path: sidecarTokenPath, Mode: 0o600, Content: []byte(sec.EnsureUUID(tokenSecret(service)))}},
+		Mounts:    []supervisor.Mount{{Volume: ConsulSocketVolume, Target: ConsulSocketDir}},
+		DependsOn: []supervisor.Dependency{{Service: ServiceConsul, Condition: supervisor.Healthy}},
+		Restart:   supervisor.RestartAlways, StartTimeout: c.Appliance.StartTimeout.D(), StopGrace: c.Appliance.StopGrace.D(),
 	}
 }
 

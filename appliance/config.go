@@ -45,12 +45,13 @@ type Dashboard struct {
 
 // Mesh is the Consul server and the sidecars.
 type Mesh struct {
-	Enabled     bool     `toml:"enabled"`
-	Proxy       string   `toml:"proxy"`
-	ConsulImage string   `toml:"consul_image"`
-	EnvoyImage  string   `toml:"envoy_image"`
-	Datacenter  string   `toml:"datacenter"`
-	HTTPPort    int      `toml:"http_port"`
+	Enabled     bool   `toml:"enabled"`
+	Proxy       string `toml:"proxy"`
+	ConsulImage string `toml:"consul_image"`
+	EnvoyImage  string `toml:"envoy_image"`
+	Datacenter  string `toml:"datacenter"`
+	// HTTPSPort is Consul's HTTPS API, published on 127.0.0.1.
+	HTTPSPort   int      `toml:"https_port"`
 	Subnet      string   `toml:"subnet"`
 	LeafCertTTL Duration `toml:"leaf_cert_ttl"`
 	// CoordinatorPort is the host loopback port where the coordinator's

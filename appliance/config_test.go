@@ -2,6 +2,7 @@ package appliance
 
 import (
 	"bytes"
+	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -15,8 +16,9 @@ import (
 	"moat/supervisor"
 )
 
-// Every file under testdata/config/bad starts with "# want: FRAGMENT"; loading
-// it must fail with an error containing FRAGMENT.
+// Every file under testdata/config/bad starts with one or more lines
+// "# want: FRAGMENT"; loading it must fail with an error containing every
+// FRAGMENT, and every error must name the file and a line.
 func TestBadConfigs(t *testing.T) {
 	files, _ := filepath.Glob("../testdata/config/bad/*.toml")
 	if len(files) < 15 {
@@ -29,20 +31,34 @@ func TestBadConfigs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			first, _, _ := bytes.Cut(data, []byte("\n"))
-			want, ok := strings.CutPrefix(string(first), "# want: ")
-			if !ok {
+			var wants []string
+			for _, line := range strings.Split(string(data), "\n") {
+				want, ok := strings.CutPrefix(line, "# want: ")
+				if !ok {
+					break
+				}
+				wants = append(wants, want)
+			}
+			if len(wants) == 0 {
 				t.Fatalf("%s: first line must be '# want: FRAGMENT'", f)
 			}
 			_, err = Parse(data, name)
 			if err == nil {
-				t.Fatalf("loaded without error; want %q", want)
+				t.Fatalf("loaded without error; want %q", wants)
 			}
-			if !strings.Contains(err.Error(), want) {
-				t.Fatalf("error:\n%v\nwant it to contain:\n%s", err, want)
+			for _, want := range wants {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error:\n%v\nwant it to contain:\n%s", err, want)
+				}
 			}
-			if !strings.HasPrefix(err.Error(), name) {
-				t.Errorf("error does not start with the file name: %v", err)
+			var errs ConfigErrors
+			if !errors.As(err, &errs) {
+				t.Fatalf("error is a %T, not ConfigErrors: %v", err, err)
+			}
+			for _, e := range errs {
+				if e.File != name || e.Line == 0 {
+					t.Errorf("error without its file and line: %v", e)
+				}
 			}
 		})
 	}

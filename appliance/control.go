@@ -2,6 +2,7 @@ package appliance
 
 import (
 	"context"
+	"crypto/tls"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -74,11 +75,40 @@ func (k *Control) Consul() (*api.Client, error) {
 	return c, err
 }
 
+// client reaches the sealed server's HTTPS API on host loopback with
+// moat's client certificate (the server serves nobody without one).
 func (k *Control) client(token string) (*api.Client, error) {
-	conf := api.DefaultConfig()
-	conf.Address = "127.0.0.1:" + strconv.Itoa(k.cfg.Mesh.HTTPPort)
-	conf.Token = token
-	return api.NewClient(conf)
+	tlsConf, err := k.ConsulTLS()
+	if err != nil {
+		return nil, err
+	}
+	return api.NewClient(&api.Config{
+		Address: "127.0.0.1:" + strconv.Itoa(k.cfg.Mesh.HTTPSPort), Scheme: "https",
+		Token: token, TLSConfig: tlsConf,
+	})
+}
+
+// ConsulTLSConfig is ConsulTLS for a plain net/http client.
+func (k *Control) ConsulTLSConfig() (*tls.Config, error) {
+	c, err := k.ConsulTLS()
+	if err != nil {
+		return nil, err
+	}
+	return api.SetupTLSConfig(&c)
+}
+
+// ConsulTLS is moat's TLS configuration for Consul's HTTPS API: moat's CA
+// and its client certificate.
+func (k *Control) ConsulTLS() (api.TLSConfig, error) {
+	ca, err := k.sec.CA()
+	if err != nil {
+		return api.TLSConfig{}, err
+	}
+	cert, key, err := k.sec.EnsureCert(ca, certMoatClient, moatClientLeaf())
+	if err != nil {
+		return api.TLSConfig{}, err
+	}
+	return api.TLSConfig{CAPem: ca.CertPEM, CertPEM: cert, KeyPEM: key}, nil
 }
 
 // Intentions are the topology's allows plus the user's [[intention]]s.
@@ -309,12 +339,15 @@ func (k *Control) EnvoyBootstrap(service string) func(context.Context) ([]superv
 			return nil, errors.New("the Envoy sidecars need the Docker runtime (to run consul connect envoy -bootstrap)")
 		}
 		token := k.sec.EnsureUUID(tokenSecret(service))
+		// The token is read from a file in the Consul container
+		// (consulTokenDir): an exec's argv is kept in Docker's records and
+		// quoted by errors.
 		cmd, err := mesh.EnvoyBootstrap(mesh.SidecarOptions{ServiceID: service, ConsulBinary: "/bin/consul",
-			HTTPAddr: "http://127.0.0.1:8500", Token: token}, ServiceConsul+":8502", "127.0.0.1:19000")
+			HTTPAddr: consulSeal.HTTPSocket(), TokenFile: consulTokenDir + "/" + service}, consulSeal.GRPCSocket(), "127.0.0.1:19000")
 		if err != nil {
 			return nil, err
 		}
-		code, out, err := k.Exec(ctx, ServiceConsul, append(cmd.Args, "-token", token))
+		code, out, err := k.Exec(ctx, ServiceConsul, append(cmd.Args, "-token-file", consulTokenDir+"/"+service))
 		if err != nil || code != 0 {
 			return nil, fmt.Errorf("consul connect envoy -bootstrap for %s: exit %d: %v %s", service, code, err, redactToken(out, token))
 		}

@@ -8,21 +8,44 @@ import (
 
 // lineIndex maps key paths to the line that sets them, so that validation
 // errors can point at a line. Paths look like "trino.workers",
-// "service[1].name" and, for the first occurrence, "service.name".
+// "service[1].name" and "policy[0].column[1].mask".
 type lineIndex map[string]int
 
+// keyRe is a TOML key: bare or quoted pieces joined by dots.
+const keyRe = `(?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+)(?:\s*\.\s*(?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+))*`
+
 var (
-	arrayHeader = regexp.MustCompile(`^\[\[\s*([A-Za-z0-9_.-]+)\s*\]\]`)
-	tableHeader = regexp.MustCompile(`^\[\s*([A-Za-z0-9_.-]+)\s*\]`)
-	keyLine     = regexp.MustCompile(`^("[^"]*"|[A-Za-z0-9_-]+)(\s*\.\s*("[^"]*"|[A-Za-z0-9_-]+))*\s*=`)
+	arrayHeader = regexp.MustCompile(`^\[\[\s*(` + keyRe + `)\s*\]\]`)
+	tableHeader = regexp.MustCompile(`^\[\s*(` + keyRe + `)\s*\]`)
+	keyLine     = regexp.MustCompile(`^(` + keyRe + `)\s*=`)
+	keyPiece    = regexp.MustCompile(`"([^"]*)"|'([^']*)'|([A-Za-z0-9_-]+)`)
 )
+
+// keyPath turns a TOML key as written (a . "b" . 'c') into a path (a.b.c).
+func keyPath(key string) string {
+	var parts []string
+	for _, m := range keyPiece.FindAllStringSubmatch(key, -1) {
+		parts = append(parts, pathKey(m[1]+m[2]+m[3]))
+	}
+	return strings.Join(parts, ".")
+}
+
+var bareKey = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// pathKey is one key in a path: as it is when bare, else quoted ("").
+func pathKey(k string) string {
+	if bareKey.MatchString(k) {
+		return k
+	}
+	return strconv.Quote(k)
+}
 
 // indexLines scans TOML text for table headers and keys. It is not a parser:
 // it only needs to find where things are in files the decoder accepted.
 func indexLines(data []byte) lineIndex {
 	idx := lineIndex{}
 	counts := map[string]int{} // array-of-tables path → entries so far
-	prefix, plain := "", ""
+	prefix := ""
 	inMulti := false
 	for i, raw := range strings.Split(string(data), "\n") {
 		n := i + 1
@@ -38,39 +61,38 @@ func indexLines(data []byte) lineIndex {
 		}
 		switch {
 		case arrayHeader.MatchString(line):
-			name := arrayHeader.FindStringSubmatch(line)[1]
-			prefix, plain = indexed(name, counts, true), name
-			idx.set(prefix, plain, n)
+			name := keyPath(arrayHeader.FindStringSubmatch(line)[1])
+			prefix = indexed(name, counts, true)
+			idx.set(prefix, n)
 		case tableHeader.MatchString(line):
-			name := tableHeader.FindStringSubmatch(line)[1]
-			prefix, plain = indexed(name, counts, false), name
-			idx.set(prefix, plain, n)
+			name := keyPath(tableHeader.FindStringSubmatch(line)[1])
+			prefix = indexed(name, counts, false)
+			idx.set(prefix, n)
 		case keyLine.MatchString(line):
-			key := strings.TrimSpace(strings.SplitN(line, "=", 2)[0])
-			key = strings.ReplaceAll(strings.ReplaceAll(key, " ", ""), `"`, "")
-			idx.set(join(prefix, key), join(plain, key), n)
+			key := keyPath(keyLine.FindStringSubmatch(line)[1])
+			idx.set(join(prefix, key), n)
 		}
 	}
 	return idx
 }
 
 // indexed turns "report.chart" into "report[2].chart" when report is an
-// array of tables, counting a new entry when newEntry is set.
+// array of tables, counting a new entry when newEntry is set. Entries of a
+// nested array are counted per parent entry: policy[1].column[0].
 func indexed(name string, counts map[string]int, newEntry bool) string {
 	parts := strings.Split(name, ".")
-	var out []string
-	for i := range parts {
-		path := strings.Join(parts[:i+1], ".")
-		seg := parts[i]
+	out := ""
+	for i, seg := range parts {
+		path := join(out, seg)
 		if i == len(parts)-1 && newEntry {
 			counts[path]++
 		}
 		if c, ok := counts[path]; ok {
 			seg += "[" + strconv.Itoa(c-1) + "]"
 		}
-		out = append(out, seg)
+		out = join(out, seg)
 	}
-	return strings.Join(out, ".")
+	return out
 }
 
 func join(prefix, key string) string {
@@ -80,12 +102,18 @@ func join(prefix, key string) string {
 	return prefix + "." + key
 }
 
-func (idx lineIndex) set(path, plain string, n int) {
-	if _, ok := idx[path]; !ok {
-		idx[path] = n
-	}
-	if _, ok := idx[plain]; !ok {
-		idx[plain] = n
+// set records the line of path and, where not yet known, of the tables
+// and arrays it implies ("service" for "service[0]", "a" for "a.b").
+func (idx lineIndex) set(path string, n int) {
+	for p := path; p != ""; {
+		if _, ok := idx[p]; !ok {
+			idx[p] = n
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
 	}
 }
 

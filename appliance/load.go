@@ -2,11 +2,14 @@ package appliance
 
 import (
 	"bytes"
+	"encoding"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"regexp"
+	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -74,38 +77,38 @@ func Parse(data []byte, path string) (*Config, error) {
 		name = DefaultFile + " (embedded default)"
 	}
 	var c Config
+	var defaultNames map[string][]string
 	if path != "" {
 		// The embedded file holds the defaults: decode it first.
-		if _, err := toml.Decode(string(moatembed.MoatTOML), &c); err != nil {
-			return nil, fmt.Errorf("the embedded default moat.toml is broken: %w", err)
+		if def := decode(&c, moatembed.MoatTOML, DefaultFile+" (embedded default)"); len(def.errs) > 0 {
+			return nil, fmt.Errorf("the embedded default moat.toml is broken: %w", def.errs)
 		}
-		// A file that declares a list replaces the default list.
-		for name, list := range map[string]func(){
-			"catalog": func() { c.Catalogs = nil }, "user": func() { c.Users = nil },
-			"policy": func() { c.Policies = nil }, "report": func() { c.Reports = nil },
-		} {
-			if declares(data, name) {
-				list()
-			}
+		defaultNames = map[string][]string{}
+		for _, u := range c.Users {
+			defaultNames["user"] = append(defaultNames["user"], u.Name)
+		}
+		for _, x := range c.Catalogs {
+			defaultNames["catalog"] = append(defaultNames["catalog"], x.Name)
 		}
 	}
-	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&c)
-	if err != nil {
-		return nil, decodeError(name, err)
+	src := decode(&c, data, name)
+	if src.syntax {
+		return nil, src.errs
 	}
-	lines := indexLines(data)
-	var errs ConfigErrors
-	for _, k := range md.Undecoded() {
-		field := k.String()
-		errs = append(errs, &FieldError{name, lines.line(field), field,
-			"unknown key: check its spelling against `moat init`'s commented moat.toml"})
+	// A file that declares a list replaces the default list: note what it
+	// replaced, so that defaults still naming those entries can say so.
+	src.replaced = map[string][]string{}
+	for list, names := range defaultNames {
+		if src.set[list] {
+			src.replaced[list] = names
+		}
 	}
 	c.Path = path
 	c.Dir = "."
 	if path != "" {
 		c.Dir = filepath.Dir(path)
 	}
-	errs = append(errs, validate(&c, name, lines)...)
+	errs := append(src.errs, validate(&c, src)...)
 	if len(errs) > 0 {
 		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
 		return nil, errs
@@ -113,52 +116,263 @@ func Parse(data []byte, path string) (*Config, error) {
 	return &c, nil
 }
 
-// declares reports whether data has an array of tables [[name]].
-func declares(data []byte, name string) bool {
-	re := regexp.MustCompile(`(?m)^\s*\[\[\s*` + regexp.QuoteMeta(name) + `\s*\]\]`)
-	return re.Match(data)
+// source is one decoded file: where its keys are, which ones it sets, and
+// the problems decoding found.
+type source struct {
+	file  string
+	lines lineIndex
+	set   map[string]bool // key paths the file sets: "trino.workers", "user", "user[0].name"
+	// replaced lists, by name, the default entries of each array of
+	// tables the file replaced by declaring its own ("user" → analyst).
+	replaced map[string][]string
+	errs     ConfigErrors
+	syntax   bool // the file is not TOML: nothing else was checked
+	md       toml.MetaData
 }
 
-var tomlLineErr = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]+)"\): (.*)$`)
+// decode parses data and decodes it key by key into c, so that every wrong
+// type and unknown key is reported, each at its line, instead of the first
+// one only. A key the file sets replaces the value in c; an array of tables
+// replaces the whole list.
+func decode(c *Config, data []byte, name string) *source {
+	src := &source{file: name, lines: indexLines(data), set: map[string]bool{}}
+	var top map[string]toml.Primitive
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&top)
+	if err != nil {
+		src.syntax = true
+		src.errs = ConfigErrors{syntaxError(name, err)}
+		return src
+	}
+	src.md = md
+	src.table("", top, reflect.ValueOf(c).Elem())
+	return src
+}
 
-// decodeError turns the TOML library's errors into FieldErrors.
-func decodeError(name string, err error) error {
+// syntaxError places a TOML syntax error at its line.
+func syntaxError(name string, err error) *FieldError {
 	var pe toml.ParseError
 	if errors.As(err, &pe) {
-		if pe.LastKey != "" && !strings.Contains(pe.Message, "expected") {
-			// A value the field's type refused (a duration, a size).
-			return ConfigErrors{{File: name, Line: pe.Position.Line, Field: pe.LastKey, Msg: pe.Message}}
+		return &FieldError{File: name, Line: pe.Position.Line, Msg: "TOML syntax: " + pe.Message}
+	}
+	return &FieldError{File: name, Msg: "TOML syntax: " + err.Error()}
+}
+
+// table decodes the keys of one TOML table into the struct rv.
+func (s *source) table(path string, keys map[string]toml.Primitive, rv reflect.Value) {
+	fields := tomlFields(rv.Type())
+	for _, key := range slices.Sorted(maps.Keys(keys)) {
+		p := join(path, pathKey(key))
+		s.set[p] = true
+		i, ok := fields[key]
+		if !ok {
+			s.unknown(path, p, key, slices.Sorted(maps.Keys(fields)))
+			continue
 		}
-		return ConfigErrors{{File: name, Line: pe.Position.Line, Msg: "TOML syntax: " + pe.Message}}
+		s.value(p, keys[key], rv.Field(i))
 	}
-	if m := tomlLineErr.FindStringSubmatch(err.Error()); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return ConfigErrors{{File: name, Line: line, Field: m[2], Msg: friendlyType(m[3])}}
-	}
-	return ConfigErrors{{File: name, Msg: err.Error()}}
 }
 
-var incompatible = regexp.MustCompile(`incompatible types: TOML value has type (\S+); destination has type (\S+)`)
-
-func friendlyType(msg string) string {
-	if m := incompatible.FindStringSubmatch(msg); m != nil {
-		return fmt.Sprintf("wrong type: it is a TOML %s but must be %s", m[1], article(m[2]))
+// tomlFields maps the toml tags of struct type t to field indexes.
+func tomlFields(t reflect.Type) map[string]int {
+	out := map[string]int{}
+	for i := range t.NumField() {
+		tag, _, _ := strings.Cut(t.Field(i).Tag.Get("toml"), ",")
+		if tag != "" && tag != "-" {
+			out[tag] = i
+		}
 	}
-	return msg
+	return out
 }
 
-func article(goType string) string {
+var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+
+// value decodes prim into rv: tables and arrays of tables key by key,
+// anything else in one piece.
+func (s *source) value(path string, prim toml.Primitive, rv reflect.Value) {
+	t := rv.Type()
+	if reflect.PointerTo(t).Implements(textUnmarshaler) {
+		s.leaf(path, prim, rv)
+		return
+	}
 	switch {
-	case strings.Contains(goType, "int"):
-		return "an integer"
-	case strings.Contains(goType, "bool"):
-		return "true or false"
-	case strings.Contains(goType, "string"), strings.Contains(goType, "Duration"), strings.Contains(goType, "Bytes"):
-		return `a "quoted string"`
-	case strings.HasPrefix(goType, "[]"), strings.Contains(goType, "slice"):
-		return "an array"
-	case strings.Contains(goType, "map"), strings.Contains(goType, "struct"):
-		return "a table"
+	case t.Kind() == reflect.Struct:
+		if keys, ok := s.tableOf(path, prim, rv); ok {
+			s.table(path, keys, rv)
+		}
+	case t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct:
+		nv := reflect.New(t.Elem())
+		if keys, ok := s.tableOf(path, prim, nv.Elem()); ok {
+			s.table(path, keys, nv.Elem())
+			rv.Set(nv)
+		}
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct:
+		var items []toml.Primitive
+		if err := s.md.PrimitiveDecode(prim, &items); err != nil {
+			s.wrongType(path, prim, t)
+			return
+		}
+		list := reflect.MakeSlice(t, len(items), len(items))
+		for i, item := range items {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			s.set[p] = true
+			if keys, ok := s.tableOf(p, item, list.Index(i)); ok {
+				s.table(p, keys, list.Index(i))
+			}
+		}
+		rv.Set(list)
+	default:
+		s.leaf(path, prim, rv)
 	}
-	return goType
+}
+
+func (s *source) tableOf(path string, prim toml.Primitive, rv reflect.Value) (map[string]toml.Primitive, bool) {
+	var keys map[string]toml.Primitive
+	if err := s.md.PrimitiveDecode(prim, &keys); err != nil {
+		s.wrongType(path, prim, rv.Type())
+		return nil, false
+	}
+	return keys, true
+}
+
+// leaf decodes one value; rv keeps its old value when it fails.
+func (s *source) leaf(path string, prim toml.Primitive, rv reflect.Value) {
+	nv := reflect.New(rv.Type())
+	err := s.md.PrimitiveDecode(prim, nv.Interface())
+	var pe toml.ParseError
+	switch {
+	case err == nil:
+		rv.Set(nv.Elem())
+	case errors.As(err, &pe):
+		// A value the field's type refused (a duration, a size).
+		s.errs = append(s.errs, &FieldError{s.file, s.lines.line(path), path, pe.Message})
+	default:
+		s.wrongType(path, prim, rv.Type())
+	}
+}
+
+// wrongType reports a value whose TOML type does not fit the field.
+func (s *source) wrongType(path string, prim toml.Primitive, want reflect.Type) {
+	var v any
+	_ = s.md.PrimitiveDecode(prim, &v)
+	field := path
+	switch v.(type) {
+	case string, int64, float64, bool:
+		field += " = " + show(v)
+	}
+	msg := fmt.Sprintf("wrong type: it is a TOML %s but must be %s", tomlType(v), expected(want))
+	if str, ok := v.(string); ok {
+		if _, err := strconv.ParseInt(str, 10, 64); err == nil && strings.Contains(expected(want), "integer") {
+			msg += fmt.Sprintf(": remove the quotes (%s)", str)
+		} else if (str == "true" || str == "false") && want.Kind() == reflect.Bool {
+			msg += fmt.Sprintf(": remove the quotes (%s)", str)
+		}
+	}
+	s.errs = append(s.errs, &FieldError{s.file, s.lines.line(path), field, msg})
+}
+
+func tomlType(v any) string {
+	switch v.(type) {
+	case string:
+		return "string"
+	case int64:
+		return "integer"
+	case float64:
+		return "float"
+	case bool:
+		return "boolean"
+	case map[string]any:
+		return "table"
+	case []map[string]any:
+		return "array of tables"
+	case []any:
+		return "array"
+	}
+	return "date or time"
+}
+
+func expected(t reflect.Type) string {
+	switch {
+	case t == reflect.TypeFor[Duration]():
+		return `a "quoted duration" such as "30s"`
+	case t == reflect.TypeFor[Bytes]():
+		return `a "quoted size" such as "512MB"`
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int64:
+		return "an integer"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.String:
+		return `a "quoted string"`
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Struct {
+			return "an array of tables"
+		}
+		return `an array of "quoted strings"`
+	case reflect.Map:
+		return `a table of "quoted strings"`
+	}
+	return "a table"
+}
+
+// unknown reports a key the schema does not have, with the closest known
+// key of its table when one is near.
+func (s *source) unknown(table, path, key string, known []string) {
+	if why, ok := removedKeys[path]; ok {
+		s.errs = append(s.errs, &FieldError{s.file, s.lines.line(path), path, why})
+		return
+	}
+	msg := "unknown key: "
+	if table == "" {
+		msg = "unknown section: "
+	}
+	if near := closest(key, known); near != "" {
+		msg += "did you mean " + near + "?"
+	} else if table == "" {
+		msg += "the sections are " + strings.Join(known, ", ")
+	} else {
+		msg += fmt.Sprintf("%s takes %s", table, strings.Join(known, ", "))
+	}
+	s.errs = append(s.errs, &FieldError{s.file, s.lines.line(path), path, msg})
+}
+
+// removedKeys are keys earlier versions had, with what replaced them.
+var removedKeys = map[string]string{
+	"mesh.http_port": "was removed: Consul's plaintext API is now a unix socket only the sidecars mount, " +
+		"and moat reaches Consul by HTTPS with its client certificate: set mesh.https_port instead (default 8501)",
+}
+
+// closest is the known key within a small edit distance of key, or "".
+func closest(key string, known []string) string {
+	best, bestD := "", 3
+	if len(key) <= 3 {
+		bestD = 2
+	}
+	for _, k := range known {
+		if d := editDistance(strings.ToLower(key), k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }

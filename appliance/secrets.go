@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 
 	"github.com/BurntSushi/toml"
 )
@@ -30,8 +31,12 @@ const (
 // Secrets are moat's generated and user-given secrets. They live only in
 // <data_dir>/secrets.toml and in the environment of the containers that need
 // them; String never prints a value.
+//
+// Gate goroutines generate secrets while the engine runs: every method
+// holds mu.
 type Secrets struct {
 	path   string
+	mu     sync.Mutex
 	values map[string]string
 	dirty  bool
 }
@@ -57,12 +62,16 @@ func OpenSecrets(dataDir string) (*Secrets, error) {
 
 // Get returns a secret.
 func (s *Secrets) Get(name string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	v, ok := s.values[name]
 	return v, ok
 }
 
 // Ensure returns the secret name, generating a random one first if missing.
 func (s *Secrets) Ensure(name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if v, ok := s.values[name]; ok && v != "" {
 		return v
 	}
@@ -76,6 +85,8 @@ func (s *Secrets) Ensure(name string) string {
 
 // EnsureUUID is Ensure for secrets that must be UUIDs (Consul ACL tokens).
 func (s *Secrets) EnsureUUID(name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if v, ok := s.values[name]; ok && v != "" {
 		return v
 	}
@@ -91,6 +102,8 @@ func (s *Secrets) EnsureUUID(name string) string {
 
 // Set stores a secret given by the user (or learned, like Consul's token).
 func (s *Secrets) Set(name, value string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.values[name] != value {
 		s.values[name] = value
 		s.dirty = true
@@ -99,6 +112,8 @@ func (s *Secrets) Set(name, value string) {
 
 // Names lists the secrets, sorted.
 func (s *Secrets) Names() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	out := make([]string, 0, len(s.values))
 	for k := range s.values {
 		out = append(out, k)
@@ -109,6 +124,8 @@ func (s *Secrets) Names() []string {
 
 // Save writes the file (mode 0600) atomically when something changed.
 func (s *Secrets) Save() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if !s.dirty {
 		return nil
 	}
@@ -132,4 +149,8 @@ func (s *Secrets) Save() error {
 }
 
 // String says how many secrets there are, never what they are.
-func (s *Secrets) String() string { return fmt.Sprintf("%d secrets in %s", len(s.values), s.path) }
+func (s *Secrets) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return fmt.Sprintf("%d secrets in %s", len(s.values), s.path)
+}

@@ -44,9 +44,10 @@ func Plan(c *Config, sec *Secrets) (supervisor.Topology, error) {
 				topo.Volumes = append(topo.Volumes, supervisor.Volume{Name: m.Volume})
 			}
 		}
-		// Extra services reach the built-in ones by name on their networks.
+		// Extra services reach the built-in ones by name on their networks
+		// (never on the control network: no application reaches Consul).
 		for _, n := range builtin.Networks {
-			if !n.Internal && !slices.ContainsFunc(spec.Networks, func(a supervisor.Attachment) bool { return a.Network == n.Name }) {
+			if !n.Internal && n.Name != ControlNetwork && !slices.ContainsFunc(spec.Networks, func(a supervisor.Attachment) bool { return a.Network == n.Name }) {
 				spec.Networks = append(spec.Networks, supervisor.Attachment{Network: n.Name, Aliases: []string{s.Name}})
 			}
 		}

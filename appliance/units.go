@@ -2,6 +2,7 @@ package appliance
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -10,9 +11,21 @@ import (
 // Duration is a time.Duration written as "30s", "2m", "1h30m" in moat.toml.
 type Duration time.Duration
 
+// MaxDuration is the longest duration moat.toml accepts: far beyond any
+// timeout, and small enough that moat's arithmetic on it cannot overflow.
+const MaxDuration = Duration(10 * 365 * 24 * time.Hour)
+
+// durationRe is time.ParseDuration's grammar, to tell a number too large
+// for it from text that is not a duration at all.
+var durationRe = regexp.MustCompile(`^[-+]?(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$`)
+
 func (d *Duration) UnmarshalText(b []byte) error {
 	v, err := time.ParseDuration(string(b))
-	if err != nil {
+	tooLarge := err == nil && (v > MaxDuration.D() || v < -MaxDuration.D())
+	switch {
+	case tooLarge || (err != nil && durationRe.Match(b)):
+		return fmt.Errorf("%q is too large: a duration must be at most %.0fh (10 years)", b, MaxDuration.D().Hours())
+	case err != nil:
 		return fmt.Errorf("%q is not a duration: write it like 30s, 2m or 1h30m", b)
 	}
 	*d = Duration(v)
@@ -40,17 +53,31 @@ var byteUnits = []struct {
 	{"B", 1},
 }
 
+// MaxBytes is the largest size moat.toml accepts (1024TB): beyond any
+// heap or disk, and small enough that sums and percentages of it stay exact.
+const MaxBytes = Bytes(1 << 50)
+
+// sizeNumber is the number in front of the unit: digits with an optional
+// fraction (no sign, exponent, Inf or NaN).
+var sizeNumber = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
+
 func (b *Bytes) UnmarshalText(text []byte) error {
 	s := strings.TrimSpace(string(text))
 	for _, u := range byteUnits {
-		if num, ok := strings.CutSuffix(s, u.suffix); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
-			if err != nil || f < 0 {
-				break
-			}
-			*b = Bytes(f * float64(u.mult))
-			return nil
+		num, ok := strings.CutSuffix(s, u.suffix)
+		if !ok {
+			continue
 		}
+		num = strings.TrimSpace(num)
+		if !sizeNumber.MatchString(num) {
+			break
+		}
+		f, err := strconv.ParseFloat(num, 64)
+		if err != nil || f*float64(u.mult) > float64(MaxBytes) {
+			return fmt.Errorf("%q is too large: a size must be at most %s", text, MaxBytes)
+		}
+		*b = Bytes(f * float64(u.mult))
+		return nil
 	}
 	return fmt.Errorf("%q is not a size: write it like 512MB or 2GB", text)
 }
@@ -62,7 +89,7 @@ func (b Bytes) String() string {
 	for _, u := range []struct {
 		suffix string
 		mult   int64
-	}{{"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10}} {
+	}{{"TB", 1 << 40}, {"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10}} {
 		if int64(b) >= u.mult {
 			v := float64(b) / float64(u.mult)
 			if v == float64(int64(v)) {

@@ -4,37 +4,69 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"net"
-	"net/netip"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/distribution/reference"
+
+	"moat/report"
 	"moat/supervisor"
 	"moat/trino"
 )
 
 // checker collects FieldErrors for one file.
 type checker struct {
-	file  string
-	lines lineIndex
-	errs  ConfigErrors
+	*source
+	errs ConfigErrors
+	// hostMemory is this host's memory in bytes (0: unknown, not checked).
+	hostMemory int64
+	// missing collects, per replaced list ("user"), the defaults the file
+	// did not write that name entries it dropped: one message per list.
+	missing map[string][]string
 }
 
+// add reports field (with its value, when not nil) at the line that sets it.
 func (k *checker) add(field string, value any, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
+	k.errs = append(k.errs, k.fieldError(field, value, fmt.Sprintf(format, args...)))
+}
+
+func (k *checker) fieldError(field string, value any, msg string) *FieldError {
+	key := field
 	if value != nil {
 		field = fmt.Sprintf("%s = %s", field, show(value))
 	}
-	k.errs = append(k.errs, &FieldError{File: k.file, Line: k.lines.line(keyOf(field)), Field: field, Msg: msg})
+	if !k.set[key] {
+		// Say where a value the file did not write comes from.
+		if parent, ok := k.element(key); ok {
+			field += " (not set in " + parent + ")"
+		} else if value != nil {
+			field += " (default)"
+		}
+	}
+	return &FieldError{File: k.file, Line: k.lines.line(key), Field: field, Msg: msg}
 }
 
-// keyOf strips " = value" from a field label.
-func keyOf(field string) string {
-	key, _, _ := strings.Cut(field, " = ")
-	return key
+// element returns the array-of-tables entry (such as policy[0]) that the
+// file declares and key belongs to.
+func (k *checker) element(key string) (string, bool) {
+	i := strings.LastIndex(key, "].")
+	if i < 0 || !k.set[key[:i+1]] {
+		return "", false
+	}
+	return key[:i+1], true
+}
+
+// where names the line that sets key, for a message about another key.
+func (k *checker) where(key string) string {
+	if !k.set[key] {
+		return "the default"
+	}
+	return fmt.Sprintf("%s:%d", k.file, k.lines.line(key))
 }
 
 func show(v any) string {
@@ -46,6 +78,9 @@ func show(v any) string {
 	case Bytes:
 		return strconv.Quote(v.String())
 	case []string:
+		if len(v) == 0 {
+			return "[]"
+		}
 		q := make([]string, len(v))
 		for i, s := range v {
 			q[i] = strconv.Quote(s)
@@ -61,12 +96,18 @@ var (
 	userRe    = regexp.MustCompile(`^[a-z][a-z0-9_.-]{0,40}$`)
 	catalogRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,40}$`)
 	envRe     = regexp.MustCompile(`^[a-z0-9_]+$`)
+	// trinoEnvRe is Trino's node.environment rule.
+	trinoEnvRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_]*$`)
 )
 
 func oneOf(v string, allowed ...string) bool { return slices.Contains(allowed, v) }
 
-func validate(c *Config, file string, lines lineIndex) ConfigErrors {
-	k := &checker{file: file, lines: lines}
+// maxWorkers is the largest trino.workers; nothing sized by the number of
+// workers is planned before it is known to be in range.
+const maxWorkers = 16
+
+func validate(c *Config, src *source) ConfigErrors {
+	k := &checker{source: src, hostMemory: HostMemory(), missing: map[string][]string{}}
 	k.appliance(c.Appliance)
 	k.dashboard(c.Dashboard)
 	k.mesh(c)
@@ -77,10 +118,22 @@ func validate(c *Config, file string, lines lineIndex) ConfigErrors {
 	k.reports(c)
 	k.intentions(c)
 	k.services(c)
+	k.ports(c)
+	k.subnets(c)
+	k.replacedLists()
 	return k.errs
 }
 
+// sized reports whether the number of workers is in range, so that what
+// depends on it (names, addresses, memory) may be computed.
+func sized(c *Config) bool {
+	return !c.Trino.Enabled || (c.Trino.Workers >= 1 && c.Trino.Workers <= maxWorkers)
+}
+
 func (k *checker) appliance(a Appliance) {
+	if strings.TrimSpace(a.DataDir) == "" {
+		k.add("appliance.data_dir", a.DataDir, "must name the folder for moat's state and secrets (relative to moat.toml), e.g. .moat")
+	}
 	if !projectRe.MatchString(a.Project) {
 		k.add("appliance.project", a.Project, "must be lowercase letters, digits and -, starting with a letter, at most 30 characters")
 	}
@@ -112,61 +165,62 @@ func (k *checker) positive(field string, d Duration) {
 	}
 }
 
-func (k *checker) port(field string, p int) {
-	if p < 1 || p > 65535 {
-		k.add(field, p, "must be a port between 1 and 65535")
-	}
-}
-
-func (k *checker) dashboard(d Dashboard) {
-	if !d.Enabled {
-		return
-	}
-	host, port, err := net.SplitHostPort(d.Listen)
-	if err != nil || net.ParseIP(host) == nil {
-		k.add("dashboard.listen", d.Listen, "must be IP:PORT such as 127.0.0.1:7700")
-		return
-	}
-	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
-		k.add("dashboard.listen", d.Listen, "the port must be between 1 and 65535")
-	}
-}
-
-func (k *checker) subnet(field, s string) {
-	p, err := netip.ParsePrefix(s)
-	if err != nil || !p.Addr().Is4() || p.Bits() > 28 {
-		k.add(field, s, "must be an IPv4 CIDR of at least 16 addresses such as 172.28.0.0/24")
-	}
-}
-
 func (k *checker) mesh(c *Config) {
 	m := c.Mesh
 	if !m.Enabled {
+		k.meshNeeded(c)
 		return
 	}
 	if !oneOf(m.Proxy, "builtin", "envoy") {
 		k.add("mesh.proxy", m.Proxy, "must be builtin (Consul's built-in proxy) or envoy")
 	}
-	k.image("mesh.consul_image", m.ConsulImage)
+	k.image("mesh.consul_image", m.ConsulImage, "hashicorp/consul:1.20.2")
 	if m.Proxy == "envoy" {
-		k.image("mesh.envoy_image", m.EnvoyImage)
+		k.image("mesh.envoy_image", m.EnvoyImage, "envoyproxy/envoy:v1.31.5")
 	}
 	if !envRe.MatchString(strings.ReplaceAll(m.Datacenter, "-", "_")) {
 		k.add("mesh.datacenter", m.Datacenter, "must be lowercase letters, digits, - and _")
 	}
-	k.port("mesh.http_port", m.HTTPPort)
+	k.port("mesh.https_port", m.HTTPSPort)
 	k.port("mesh.coordinator_port", m.CoordinatorPort)
 	k.port("mesh.notebook_sidecar_port", m.NotebookSidecarPort)
-	k.subnet("mesh.subnet", m.Subnet)
+	k.subnet("mesh.subnet", m.Subnet, 4) // Consul .2, coordinator .3, notebook .4
 	if m.LeafCertTTL < Duration(time.Hour) {
 		k.add("mesh.leaf_cert_ttl", m.LeafCertTTL, "must be at least 1h (Consul's minimum)")
 	}
 }
 
-func (k *checker) image(field, ref string) {
-	if ref == "" || strings.ContainsAny(ref, " \t") {
-		k.add(field, ref, "must be an image reference such as name:tag")
+// meshNeeded reports what needs the mesh when it is off, at the line the
+// user wrote: the service's enabled key, or else mesh.enabled.
+func (k *checker) meshNeeded(c *Config) {
+	for _, s := range []struct {
+		key, name string
+		on        bool
+	}{{"trino.enabled", "Trino", c.Trino.Enabled}, {"notebook.enabled", "the notebook", c.Notebook.Enabled}} {
+		switch {
+		case !s.on:
+		case k.set[s.key]:
+			k.add(s.key, true, "%s is reached only through the mesh: enable [mesh] too, or set %s = false", s.name, s.key)
+		default:
+			k.add("mesh.enabled", false, "%s (on by default) is reached only through the mesh: set %s = false too, or enable the mesh", s.name, s.key)
+		}
 	}
+}
+
+// image checks ref with Docker's reference grammar.
+func (k *checker) image(field, ref, example string) {
+	_, err := reference.ParseNormalizedNamed(ref)
+	if err == nil {
+		return
+	}
+	hint := "write [REGISTRY/]NAME[:TAG][@DIGEST] in lowercase, e.g. " + example
+	switch {
+	case strings.Contains(ref, "://"):
+		hint = "an image reference has no scheme: drop " + ref[:strings.Index(ref, "://")+3] + ", e.g. " + example
+	case strings.HasSuffix(ref, ":"):
+		hint = "the tag after : is empty: write the tag, e.g. " + example
+	}
+	k.add(field, ref, "is not an image reference (%v): %s", err, hint)
 }
 
 func (k *checker) trino(c *Config) {
@@ -174,25 +228,25 @@ func (k *checker) trino(c *Config) {
 	if !t.Enabled {
 		return
 	}
-	k.image("trino.image", t.Image)
-	if !c.Mesh.Enabled {
-		k.add("trino.enabled", t.Enabled, "Trino is reached only through the mesh: enable [mesh] too, or set trino.enabled = false")
-	}
+	k.image("trino.image", t.Image, "trinodb/trino:483")
 	if t.Version < 400 {
 		k.add("trino.version", t.Version, "must be the Trino release the image runs (400 or later), e.g. 483")
 	}
-	if !envRe.MatchString(t.Environment) {
-		k.add("trino.environment", t.Environment, "must be lowercase letters, digits and _ (node.environment)")
+	switch {
+	case len(t.Environment) > 64:
+		k.add("trino.environment", t.Environment, "is %d characters long: node.environment may have at most 64", len(t.Environment))
+	case !trinoEnvRe.MatchString(t.Environment):
+		k.add("trino.environment", t.Environment, "must be lowercase letters, digits and _, starting with a letter or digit (Trino's node.environment)")
 	}
-	if t.Workers < 1 || t.Workers > 16 {
-		k.add("trino.workers", t.Workers, "must be between 1 and 16")
+	if t.Workers < 1 || t.Workers > maxWorkers {
+		k.add("trino.workers", t.Workers, "must be between 1 and %d", maxWorkers)
 	}
 	if t.HeapHeadroomPercent < 0 || t.HeapHeadroomPercent > 90 {
 		k.add("trino.heap_headroom_percent", t.HeapHeadroomPercent, "must be between 0 and 90")
 	}
-	k.subnet("trino.subnet", t.Subnet)
+	k.subnet("trino.subnet", t.Subnet, 10+min(max(t.Workers, 1), maxWorkers)) // coordinator .10, workers after it
 	k.positive("trino.shutdown_grace", t.ShutdownGrace)
-	if t.Workers >= 1 && t.Workers <= 16 {
+	if sized(c) {
 		k.memory(c)
 	}
 	seen := map[string]bool{}
@@ -216,10 +270,12 @@ func (k *checker) trino(c *Config) {
 	}
 }
 
-// memory applies Trino's start-up memory rule before anything starts.
+// memory applies Trino's start-up memory rules, then checks that the
+// cluster fits in this host's memory.
 func (k *checker) memory(c *Config) {
 	plan := memoryPlan(c)
-	err := plan.Validate(HostMemory())
+	// The host is checked below, in moat.toml's words and one unit.
+	err := plan.Validate(math.MaxInt64)
 	for _, e := range unjoin(err) {
 		field := "trino"
 		var me *trino.MemoryError
@@ -228,6 +284,30 @@ func (k *checker) memory(c *Config) {
 		}
 		k.errs = append(k.errs, &FieldError{File: k.file, Line: k.lines.line(field), Msg: e.Error()})
 	}
+	k.hostFit(c, plan)
+}
+
+// hostFit refuses a cluster that needs more memory than the host has,
+// naming the one setting to lower and by how much, all in MiB.
+func (k *checker) hostFit(c *Config, plan trino.MemoryPlan) {
+	host := k.hostMemory / trino.MiB * trino.MiB
+	total := plan.Total()
+	if host <= 0 || total <= host {
+		return
+	}
+	coord, worker, n := plan.Coordinator.Container, plan.Worker.Container, int64(plan.Workers)
+	mib := func(b int64) string { return strconv.FormatInt(b/trino.MiB, 10) + "MiB" }
+	need := fmt.Sprintf("Trino needs %s of memory (coordinator %s + %d × worker %s, each heap + JVM overhead) but this host has %s",
+		mib(total), mib(coord), n, mib(worker), mib(host))
+	if fit := (host - coord) / worker; n > 1 && fit >= 1 {
+		k.add("trino.workers", c.Trino.Workers, "%s: lower it to at most %d", need, fit)
+		return
+	}
+	field, value := "trino.worker_heap", c.Trino.WorkerHeap
+	if coord > n*worker {
+		field, value = "trino.coordinator_heap", c.Trino.CoordinatorHeap
+	}
+	k.add(field, value, "%s: lower it until the total fits in %s", need, mib(host))
 }
 
 func unjoin(err error) []error {
@@ -267,23 +347,62 @@ func (c *Config) hasCatalog(name string) bool {
 	return slices.ContainsFunc(c.Catalogs, func(x Catalog) bool { return x.Name == name })
 }
 
+// dangling reports whether the value of field, naming an entry of list
+// that is not there, is a default the file never wrote while it replaced
+// that list; if so it is kept for replacedLists' one message.
+func (k *checker) dangling(list, field, name string) bool {
+	if _, replaced := k.replaced[list]; !replaced || k.set[field] {
+		return false
+	}
+	k.missing[list] = append(k.missing[list], fmt.Sprintf("%s = %q", field, name))
+	return true
+}
+
+// replacedLists explains, once per list, the defaults that still name an
+// entry of a default list the file replaced, and what to add.
+func (k *checker) replacedLists() {
+	for _, list := range slices.Sorted(maps.Keys(k.missing)) {
+		refs := k.missing[list]
+		var names, add []string
+		for _, r := range refs {
+			_, v, _ := strings.Cut(r, " = ")
+			if name, _ := strconv.Unquote(v); !slices.Contains(names, name) {
+				names = append(names, name)
+				add = append(add, fmt.Sprintf("[[%s]] name = %s", list, v))
+			}
+		}
+		k.errs = append(k.errs, &FieldError{File: k.file, Line: k.lines.line(list + "[0]"), Field: list,
+			Msg: fmt.Sprintf("declaring [[%s]] replaces the default list (%s), but defaults you did not write still name %s: %s; add %s, or set those keys yourself",
+				list, strings.Join(k.replaced[list], ", "), strings.Join(names, ", "), strings.Join(refs, ", "), strings.Join(add, " and "))})
+	}
+}
+
 var privileges = []string{"SELECT", "INSERT", "DELETE", "UPDATE", "OWNERSHIP", "GRANT_SELECT"}
 
 func (k *checker) policies(c *Config) {
 	for i, p := range c.Policies {
 		f := fmt.Sprintf("policy[%d]", i)
-		if !c.HasUser(p.User) {
+		if !c.HasUser(p.User) && !k.dangling("user", f+".user", p.User) {
 			k.add(f+".user", p.User, "is not a [[user]]; declare the user or fix the name")
 		}
-		if p.Catalog != "*" && !c.hasCatalog(p.Catalog) {
+		if p.Catalog != "*" && !c.hasCatalog(p.Catalog) && !k.dangling("catalog", f+".catalog", p.Catalog) {
 			k.add(f+".catalog", p.Catalog, "is not a [[catalog]] (or \"*\" for all)")
+		}
+		switch {
+		case !k.set[f+".privileges"] && k.set[f]:
+			k.add(f+".privileges", nil, "is missing: list at least one of %s", strings.Join(privileges, ", "))
+		case len(p.Privileges) == 0:
+			k.add(f+".privileges", p.Privileges, "grants nothing: list at least one of %s (a user with no policy has no access)", strings.Join(privileges, ", "))
 		}
 		for _, pr := range p.Privileges {
 			if !oneOf(pr, privileges...) {
 				k.add(f+".privileges", p.Privileges, "%q is not a privilege: use %s", pr, strings.Join(privileges, ", "))
 			}
 		}
-		if (p.RowFilter != "" || len(p.Columns) > 0) && p.Table == "" {
+		switch {
+		case p.Table != "" && p.Schema == "":
+			k.add(f+".table", p.Table, "names a table but no schema: set %s.schema to the table's schema", f)
+		case (p.RowFilter != "" || len(p.Columns) > 0) && p.Table == "":
 			k.add(f+".table", p.Table, "row_filter and column rules need a table (and schema)")
 		}
 		for j, col := range p.Columns {
@@ -303,15 +422,22 @@ func (k *checker) notebook(c *Config) {
 	if !n.Enabled {
 		return
 	}
-	k.image("notebook.image", n.Image)
+	k.image("notebook.image", n.Image, "quay.io/jupyter/base-notebook:python-3.12")
 	k.port("notebook.port", n.Port)
-	if c.Trino.Enabled && !c.HasUser(n.User) {
+	if c.Trino.Enabled && !c.HasUser(n.User) && !k.dangling("user", "notebook.user", n.User) {
 		k.add("notebook.user", n.User, "is not a [[user]]; the notebook connects to Trino as this user")
 	}
-	if !c.Mesh.Enabled || !c.Trino.Enabled {
-		k.add("notebook.enabled", n.Enabled, "the notebook reaches Trino only through the mesh: enable [mesh] and [trino], or set notebook.enabled = false")
+	if c.Mesh.Enabled && !c.Trino.Enabled {
+		if k.set["notebook.enabled"] {
+			k.add("notebook.enabled", true, "the notebook exists to query Trino: enable [trino], or set notebook.enabled = false")
+		} else {
+			k.add("trino.enabled", false, "the notebook (on by default) exists to query Trino: set notebook.enabled = false too, or enable Trino")
+		}
 	}
 }
+
+// minScheduleInterval is the shortest time between two runs of a report.
+const minScheduleInterval = time.Minute
 
 func (k *checker) reports(c *Config) {
 	seen := map[string]bool{}
@@ -326,12 +452,35 @@ func (k *checker) reports(c *Config) {
 		if strings.TrimSpace(r.SQL) == "" {
 			k.add(f+".sql", r.SQL, "must be an SQL query")
 		}
-		if !c.HasUser(r.RunAs) {
+		if !c.HasUser(r.RunAs) && !k.dangling("user", f+".run_as", r.RunAs) {
 			k.add(f+".run_as", r.RunAs, "is not a [[user]]; a report runs as one of them so that their masks and filters apply")
 		}
-		if err := reportDefinition(r).Validate(); err != nil {
+		k.schedule(f+".schedule", r.Schedule)
+		def := reportDefinition(r)
+		def.Schedule = "" // checked above, at its own line
+		if err := def.Validate(); err != nil {
 			k.add(f, nil, "%v", err)
 		}
+	}
+}
+
+// schedule checks a report's schedule with the report runner's parser and
+// refuses one that runs more often than minScheduleInterval.
+func (k *checker) schedule(field, spec string) {
+	if spec == "" {
+		return
+	}
+	s, err := report.ParseSchedule(spec)
+	if err != nil {
+		msg, _ := strings.CutPrefix(err.Error(), fmt.Sprintf("schedule = %q: ", spec))
+		k.add(field, spec, "%s", msg)
+		return
+	}
+	first := s.Next(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	if first.IsZero() {
+		k.add(field, spec, "never runs (no such date): fix the day and month fields")
+	} else if gap := s.Next(first).Sub(first); gap < minScheduleInterval {
+		k.add(field, spec, "runs every %s: the shortest interval is 1m (e.g. \"@every 1m\", \"*/5 * * * *\" or \"@hourly\")", gap)
 	}
 }
 
@@ -356,8 +505,10 @@ func (k *checker) intentions(c *Config) {
 
 func (k *checker) services(c *Config) {
 	before := len(k.errs)
-	builtin := BuiltinServices(c)
-	hostPorts := map[string]string{}
+	var builtin []string
+	if sized(c) {
+		builtin = BuiltinServices(c)
+	}
 	seen := map[string]bool{}
 	for i, s := range c.Services {
 		f := fmt.Sprintf("service[%d]", i)
@@ -369,21 +520,14 @@ func (k *checker) services(c *Config) {
 			k.add(f+".name", s.Name, "is the name of a service moat runs itself; choose another")
 		}
 		seen[s.Name] = true
-		k.image(f+".image", s.Image)
+		k.image(f+".image", s.Image, "nginx:1.27")
 		if s.Restart != "" && !oneOf(s.Restart, "always", "on-failure", "never") {
 			k.add(f+".restart", s.Restart, "must be always, on-failure or never")
 		}
 		for _, p := range s.Ports {
-			port, err := parsePort(p)
-			if err != nil {
+			if _, err := parsePort(p); err != nil {
 				k.add(f+".ports", s.Ports, "%v", err)
-				continue
 			}
-			hp := fmt.Sprintf("%s:%d", port.HostIP, port.HostPort)
-			if other, dup := hostPorts[hp]; dup {
-				k.add(f+".ports", s.Ports, "host port %s is already published by %s", hp, other)
-			}
-			hostPorts[hp] = s.Name
 		}
 		for _, v := range s.Volumes {
 			if _, err := parseVolume(v); err != nil {
@@ -399,8 +543,8 @@ func (k *checker) services(c *Config) {
 			k.add(f+".health_retries", s.HealthRetries, "must be 0 or more")
 		}
 	}
-	if len(k.errs) > before {
-		return // the graph needs valid service declarations
+	if len(k.errs) > before || !sized(c) {
+		return // the graph needs valid service declarations and workers
 	}
 	_, err := supervisor.Order(extraSpecs(c))
 	var ge *supervisor.GraphError

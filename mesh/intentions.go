@@ -108,12 +108,7 @@ func (c IntentionChange) String() string { return c.Op + " " + c.Intention.Strin
 // http, which Consul requires for L7 intentions. client needs
 // intentions:write (the management token). It returns what changed.
 func ReconcileIntentions(ctx context.Context, client *api.Client, desired []Intention) ([]IntentionChange, error) {
-	all := append([]Intention{DefaultDeny}, desired...)
-	if err := ValidateIntentions(all, ProxyEnvoy); err != nil {
-		return nil, fmt.Errorf("mesh: intentions: %w", err)
-	}
-	want := groupByDestination(all)
-	have, err := readIntentions(ctx, client)
+	want, have, err := wantAndHave(ctx, client, desired)
 	if err != nil {
 		return nil, err
 	}
@@ -142,6 +137,37 @@ func ReconcileIntentions(ctx context.Context, client *api.Client, desired []Inte
 		changes = append(changes, diffSources(have[dst], nil)...)
 	}
 	return changes, nil
+}
+
+// IntentionDrift reports, without changing anything, how Consul's
+// intentions differ from desired plus DefaultDeny: "added" is one Consul
+// lacks, "removed" one Consul has that nobody declared (for example an
+// allow written behind moat's back), "updated" one whose action or rules
+// differ. Every intention counts, also those no probe could observe.
+func IntentionDrift(ctx context.Context, client *api.Client, desired []Intention) ([]IntentionChange, error) {
+	want, have, err := wantAndHave(ctx, client, desired)
+	if err != nil {
+		return nil, err
+	}
+	var drift []IntentionChange
+	for _, dst := range sortedKeys(want) {
+		drift = append(drift, diffSources(have[dst], want[dst])...)
+	}
+	for _, dst := range sortedKeys(have) {
+		if _, ok := want[dst]; !ok {
+			drift = append(drift, diffSources(have[dst], nil)...)
+		}
+	}
+	return drift, nil
+}
+
+func wantAndHave(ctx context.Context, client *api.Client, desired []Intention) (want, have map[string][]Intention, err error) {
+	all := append([]Intention{DefaultDeny}, desired...)
+	if err := ValidateIntentions(all, ProxyEnvoy); err != nil {
+		return nil, nil, fmt.Errorf("mesh: intentions: %w", err)
+	}
+	have, err = readIntentions(ctx, client)
+	return groupByDestination(all), have, err
 }
 
 // readIntentions returns Consul's intentions grouped by destination.

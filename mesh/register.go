@@ -183,7 +183,18 @@ func (r Registration) sidecar() *api.AgentServiceRegistration {
 			LocalBindAddress: addr, LocalBindPort: u.LocalBindPort,
 		})
 	}
-	return &api.AgentServiceRegistration{Address: r.SidecarAddress, Port: r.SidecarPort, Proxy: proxy}
+	// Consul's default sidecar checks dial the sidecar from the server, and
+	// the sealed server can reach no application network: the sidecar's
+	// health is its application's (moat's TTL check), by an alias check.
+	id := r.ID
+	if id == "" {
+		id = r.Service
+	}
+	checks := api.AgentServiceChecks{{
+		CheckID: HealthCheckID(r.Service) + ":sidecar", Name: "moat observes " + r.Service + " (alias)",
+		AliasService: id,
+	}}
+	return &api.AgentServiceRegistration{Address: r.SidecarAddress, Port: r.SidecarPort, Proxy: proxy, Checks: checks}
 }
 
 // RenderRegistration is the registration's JSON as sent to Consul (for

@@ -45,27 +45,61 @@ type ServerOptions struct {
 	// config must be delivered as a private file.
 	ManagementToken string
 
+	// Seal, when set, closes every Consul port an application could reach
+	// (see SealOptions). moat always sets it; tests of the API alone may not.
+	Seal *SealOptions
+
 	// LeafCertTTL is the lifetime of Connect leaf certificates (Consul's
 	// default is 72h; its minimum is 1h). Zero keeps the default.
 	LeafCertTTL time.Duration
 	LogLevel    string // default "info"
 }
 
+// SealOptions seal the control plane. A sidecar shares its application's
+// network namespace, so nothing a sidecar reaches over the network can be
+// kept from the application. The sealed server therefore:
+//   - serves plaintext HTTP and gRPC (xDS) only on unix sockets in
+//     SocketDir, a volume mounted into Consul and the sidecars and into no
+//     application (Docker gives each container its own mount namespace);
+//   - serves HTTPS (for moat on the host, through a loopback-published
+//     port) only to clients presenting a certificate signed by CAFile
+//     (verify_incoming), which only moat holds;
+//   - binds server RPC/Raft and LAN gossip to its own loopback (a single
+//     server needs no peer), and turns WAN gossip and DNS off.
+type SealOptions struct {
+	SocketDir string // e.g. /consul/run
+	HTTPSPort int    // default DefaultHTTPSPort
+	// PEM files inside the container: moat's CA and the server's key pair.
+	CAFile, CertFile, KeyFile string
+}
+
+// DefaultHTTPSPort is the sealed server's HTTPS port in its container.
+const DefaultHTTPSPort = 8501
+
+// HTTPSocket and GRPCSocket are the unix sockets of a sealed server, as
+// Consul's CLI and Envoy address them.
+func (o SealOptions) HTTPSocket() string { return "unix://" + path.Join(o.SocketDir, "http.sock") }
+func (o SealOptions) GRPCSocket() string { return "unix://" + path.Join(o.SocketDir, "grpc.sock") }
+
 // serverConfig is the JSON agent configuration (keys as in Consul's agent
 // configuration file reference).
 type serverConfig struct {
-	Datacenter      string         `json:"datacenter"`
-	NodeName        string         `json:"node_name"`
-	DataDir         string         `json:"data_dir"`
-	Server          bool           `json:"server"`
-	BootstrapExpect int            `json:"bootstrap_expect"`
-	BindAddr        string         `json:"bind_addr,omitempty"`
-	ClientAddr      string         `json:"client_addr"`
-	LogLevel        string         `json:"log_level"`
-	UIConfig        map[string]any `json:"ui_config"`
-	Connect         connectConfig  `json:"connect"`
-	Ports           map[string]int `json:"ports"`
-	ACL             aclConfig      `json:"acl"`
+	Datacenter      string            `json:"datacenter"`
+	NodeName        string            `json:"node_name"`
+	DataDir         string            `json:"data_dir"`
+	Server          bool              `json:"server"`
+	BootstrapExpect int               `json:"bootstrap_expect"`
+	BindAddr        string            `json:"bind_addr,omitempty"`
+	AdvertiseAddr   string            `json:"advertise_addr,omitempty"`
+	ClientAddr      string            `json:"client_addr"`
+	Addresses       map[string]string `json:"addresses,omitempty"`
+	UnixSockets     map[string]string `json:"unix_sockets,omitempty"`
+	TLS             map[string]any    `json:"tls,omitempty"`
+	LogLevel        string            `json:"log_level"`
+	UIConfig        map[string]any    `json:"ui_config"`
+	Connect         connectConfig     `json:"connect"`
+	Ports           map[string]int    `json:"ports"`
+	ACL             aclConfig         `json:"acl"`
 	// DisableUpdateCheck: air-gapped hosts must not phone home.
 	DisableUpdateCheck bool `json:"disable_update_check"`
 }
@@ -114,6 +148,11 @@ func ServerConfig(o ServerOptions) ([]byte, error) {
 	if o.ManagementToken != "" {
 		c.ACL.Tokens = map[string]string{"initial_management": o.ManagementToken, "agent": o.ManagementToken}
 	}
+	if o.Seal != nil {
+		if err := seal(&c, *o.Seal); err != nil {
+			return nil, err
+		}
+	}
 	if o.LeafCertTTL != 0 {
 		c.Connect.CAConfig = map[string]any{"leaf_cert_ttl": o.LeafCertTTL.String()}
 	}
@@ -122,6 +161,28 @@ func ServerConfig(o ServerOptions) ([]byte, error) {
 		return nil, fmt.Errorf("mesh: server config: %w", err)
 	}
 	return append(b, '\n'), nil
+}
+
+// seal applies SealOptions to c (see there for why each line).
+func seal(c *serverConfig, o SealOptions) error {
+	if o.SocketDir == "" || o.CAFile == "" || o.CertFile == "" || o.KeyFile == "" {
+		return fmt.Errorf("mesh: sealed server config: SocketDir, CAFile, CertFile and KeyFile must all be set")
+	}
+	if o.HTTPSPort == 0 {
+		o.HTTPSPort = DefaultHTTPSPort
+	}
+	c.BindAddr, c.AdvertiseAddr = "127.0.0.1", "127.0.0.1"
+	c.Addresses = map[string]string{"http": o.HTTPSocket(), "grpc": o.GRPCSocket(), "https": c.ClientAddr}
+	c.UnixSockets = map[string]string{"mode": "600"}
+	c.Ports["https"] = o.HTTPSPort
+	c.Ports["grpc_tls"] = -1
+	c.Ports["dns"] = -1
+	c.Ports["serf_wan"] = -1
+	c.TLS = map[string]any{"https": map[string]any{
+		"ca_file": o.CAFile, "cert_file": o.CertFile, "key_file": o.KeyFile,
+		"verify_incoming": true, "tls_min_version": "TLSv1_2",
+	}}
+	return nil
 }
 
 func (o ServerOptions) withDefaults() ServerOptions {

@@ -21,12 +21,18 @@ type Command struct {
 // there and never into argv, which any user of the host can read in ps.
 const TokenEnv = "CONSUL_HTTP_TOKEN"
 
+// TokenFileEnv names a file holding the token instead (Consul's CLI reads
+// it too): the token then lives in the sidecar's own filesystem only, not
+// even in its container's environment.
+const TokenFileEnv = "CONSUL_HTTP_TOKEN_FILE"
+
 // SidecarOptions describe how a sidecar reaches Consul.
 type SidecarOptions struct {
 	ServiceID    string // the application's service ID (not the sidecar's)
 	ConsulBinary string // default "consul"
 	HTTPAddr     string // Consul's HTTP API, e.g. "http://consul:8500"
 	Token        string // the service's sidecar token (SidecarToken)
+	TokenFile    string // or a file in the sidecar holding it (preferred)
 	LogLevel     string // default "info"
 }
 
@@ -36,7 +42,7 @@ func (o SidecarOptions) check() error {
 		return errors.New("mesh: sidecar: ServiceID is empty")
 	case o.HTTPAddr == "":
 		return fmt.Errorf("mesh: sidecar of %s: HTTPAddr (Consul's HTTP API) is empty", o.ServiceID)
-	case o.Token == "":
+	case o.Token == "" && o.TokenFile == "":
 		return fmt.Errorf("mesh: sidecar of %s: no ACL token: create one with SidecarToken", o.ServiceID)
 	}
 	return nil
@@ -47,6 +53,14 @@ func (o SidecarOptions) binary() string {
 		return "consul"
 	}
 	return o.ConsulBinary
+}
+
+// tokenEnv hands the token over by file when there is one.
+func (o SidecarOptions) tokenEnv() map[string]string {
+	if o.TokenFile != "" {
+		return map[string]string{TokenFileEnv: o.TokenFile}
+	}
+	return map[string]string{TokenEnv: o.Token}
 }
 
 func (o SidecarOptions) logLevel() string {
@@ -68,7 +82,7 @@ func BuiltinSidecar(o SidecarOptions) (Command, error) {
 			"-sidecar-for", o.ServiceID,
 			"-http-addr", o.HTTPAddr,
 			"-log-level", o.logLevel()},
-		Env: map[string]string{TokenEnv: o.Token},
+		Env: o.tokenEnv(),
 	}, nil
 }
 
@@ -92,7 +106,7 @@ func EnvoyBootstrap(o SidecarOptions, grpcAddr, adminBind string) (Command, erro
 			"-admin-bind", adminBind,
 			"-http-addr", o.HTTPAddr,
 			"-grpc-addr", grpcAddr},
-		Env: map[string]string{TokenEnv: o.Token},
+		Env: o.tokenEnv(),
 	}, nil
 }
 

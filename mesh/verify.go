@@ -29,6 +29,10 @@ type VerifyOptions struct {
 type Observation struct {
 	Allowed bool   `json:"allowed"`
 	Detail  string `json:"detail"`
+	// Closed: the handshake passed, then the connection ended without a
+	// byte. A sidecar does that both for a denied source and for an allowed
+	// one whose application is down: on its own it proves no deny.
+	Closed bool `json:"closed,omitempty"`
 }
 
 // VerifyPair opens a real mTLS connection as source (a leaf certificate
@@ -66,7 +70,7 @@ func VerifyPair(ctx context.Context, client *api.Client, source, destination str
 		conn.SetDeadline(deadline)
 	}
 	if _, err := conn.Write(o.Probe); err != nil {
-		return Observation{Allowed: false, Detail: "write failed: " + err.Error()}, nil
+		return Observation{Allowed: false, Closed: true, Detail: "write failed: " + err.Error()}, nil
 	}
 	var one [1]byte
 	_, err = io.ReadFull(conn, one[:])
@@ -74,11 +78,11 @@ func VerifyPair(ctx context.Context, client *api.Client, source, destination str
 	case err == nil:
 		return Observation{Allowed: true, Detail: "data flowed"}, nil
 	case errors.As(err, &refused):
-		return Observation{Allowed: false, Detail: "closed after the handshake"}, nil
+		return Observation{Allowed: false, Closed: true, Detail: "closed after the handshake"}, nil
 	case isTimeout(err):
 		return Observation{}, fmt.Errorf("mesh: verify %s → %s: no answer within %s (is the destination an echo or HTTP service?)", source, destination, o.Timeout)
 	default:
-		return Observation{Allowed: false, Detail: err.Error()}, nil
+		return Observation{Allowed: false, Closed: true, Detail: err.Error()}, nil
 	}
 }
 

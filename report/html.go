@@ -99,7 +99,7 @@ img.chart{max-width:100%;height:auto;border:1px solid #dde2e6;margin:0 0 1rem}
 {{end}}
 
 {{define "run"}}{{template "head" printf "%s · %s" .Meta.Name .Meta.RunKey}}
-<nav><a href="../../index.html">All reports</a><a href="../index.html">History of {{.Meta.Name}}</a>{{if eq .Meta.Status "ok"}}<a href="data.csv">data.csv</a>{{end}}<a href="meta.json">meta.json</a></nav>
+<nav><a href="../../index.html">All reports</a><a href="../index.html">History of {{.Meta.Name}}</a>{{if eq .Meta.Status "ok"}}<a href="data.csv">data.csv</a>{{if .Meta.RawCSV}}<a href="data-raw.csv" title="every value as the query returned it: a spreadsheet may run cells starting with = + - @ as formulas">data-raw.csv (raw, formulas not neutralised)</a>{{end}}{{end}}<a href="meta.json">meta.json</a></nav>
 <h1>{{.Meta.Name}}</h1>
 <dl>
 <dt>Status</dt><dd class="status-{{.Meta.Status}}">{{.Meta.Status}}</dd>

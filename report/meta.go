@@ -36,7 +36,8 @@ type Meta struct {
 	RunAs    string    `json:"run_as"`
 	SQL      string    `json:"sql"`
 	Error    string    `json:"error"`
-	Chart    bool      `json:"chart"` // chart.svg exists
+	Chart    bool      `json:"chart"`             // chart.svg exists
+	RawCSV   bool      `json:"raw_csv,omitempty"` // data-raw.csv exists (Runner.RawCSV)
 }
 
 const metaFile = "meta.json"

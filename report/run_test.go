@@ -337,7 +337,7 @@ func checkFailed(t *testing.T, r *Runner, store *memStore, res RunResult, wantEr
 	if len(pre) == 0 || !strings.Contains(text(pre[0]), wantErr) || len(findAll(doc, atom.Table)) != 0 {
 		t.Error("the run page should show the error and no table")
 	}
-	for _, f := range []string{"data.csv", "page-2.html", "chart.svg"} {
+	for _, f := range []string{dataCSV, rawCSV, "page-2.html", "chart.svg"} {
 		if exists(filepath.Join(res.Path, f)) {
 			t.Errorf("failed run left %s", f)
 		}

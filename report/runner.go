@@ -30,6 +30,11 @@ type Runner struct {
 	Dir     string           // the reports directory, e.g. <data_dir>/reports
 	Clock   func() time.Time // nil: time.Now
 	Timeout time.Duration    // per run; 0: no limit
+	// RawCSV also writes each run's values unneutralised to data-raw.csv
+	// (data.csv has formula-leading cells neutralised: see the package
+	// documentation), linked from the run's page as raw. Only for whoever
+	// asks for it explicitly: a spreadsheet opening it may run formulas.
+	RawCSV bool
 
 	mu sync.Mutex // serialises rebuilding the history pages
 }
@@ -126,7 +131,7 @@ func (r *Runner) execute(ctx context.Context, def Definition, path string, meta 
 	}
 	defer rows.Close()
 	meta.Columns = rows.Columns()
-	w, err := newRunWriter(path, def, meta)
+	w, err := newRunWriter(path, def, meta, r.RawCSV)
 	if err != nil {
 		return runView{}, err
 	}
@@ -178,7 +183,7 @@ func (r *Runner) end(ctx context.Context, res RunResult, view runView, runErr er
 	m.Finished = r.now().UTC()
 	m.Status = StatusOK
 	if runErr != nil {
-		m.Status, m.Error, m.Chart, m.Pages, m.Bytes = StatusFailed, runErr.Error(), false, 0, 0
+		m.Status, m.Error, m.Chart, m.RawCSV, m.Pages, m.Bytes = StatusFailed, runErr.Error(), false, false, 0, 0
 		view = runView{}
 	}
 	view.Meta = *m

@@ -19,15 +19,13 @@ type runWriter struct {
 	num      []bool // right-align column i
 	pageSize int
 
-	csvFile *os.File
-	csvOut  *countingWriter
-	csvBuf  *bufio.Writer
-	fields  []field
+	csvs   []*csvFile // data.csv, then data-raw.csv when asked for
+	fields []field
 
 	first, pending, cur *tablePage
 	spare               *bytes.Buffer // the body of the last page written, for reuse
 	chart               *chartData
-	bytes               int64 // written so far, data.csv excepted
+	bytes               int64 // written so far
 }
 
 // tablePage is one page of the table: its rows rendered as HTML.
@@ -37,9 +35,58 @@ type tablePage struct {
 	body *bytes.Buffer
 }
 
-// newRunWriter starts the run folder's data.csv and table pages for the
-// result columns in meta.
-func newRunWriter(dir string, def Definition, meta *Meta) (*runWriter, error) {
+// The run folder's CSV files: data.csv has formula-leading cells
+// neutralised (see formulaCell), data-raw.csv, written only on request
+// (Runner.RawCSV), has every value as it is.
+const (
+	dataCSV = "data.csv"
+	rawCSV  = "data-raw.csv"
+)
+
+// csvFile is one CSV file of a run, written while the rows stream by.
+type csvFile struct {
+	name string
+	f    *os.File
+	out  *countingWriter
+	csv  csvWriter
+}
+
+func createCSV(dir, name string, safe bool) (*csvFile, error) {
+	f, err := os.Create(filepath.Join(dir, name))
+	if err != nil {
+		return nil, err
+	}
+	c := &csvFile{name: name, f: f, out: &countingWriter{w: f}}
+	c.csv = csvWriter{w: bufio.NewWriterSize(c.out, 256<<10), safe: safe}
+	return c, nil
+}
+
+func (c *csvFile) writeRecord(fields []field) error {
+	if err := c.csv.writeRecord(fields); err != nil {
+		return fmt.Errorf("write %s: %w", c.name, err)
+	}
+	return nil
+}
+
+func (c *csvFile) close() error {
+	err := c.csv.w.Flush()
+	if cerr := c.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", c.name, err)
+	}
+	return nil
+}
+
+func (c *csvFile) remove() {
+	c.f.Close()
+	os.Remove(c.f.Name())
+}
+
+// newRunWriter starts the run folder's data.csv (and data-raw.csv when raw
+// is set) and table pages for the result columns in meta.
+func newRunWriter(dir string, def Definition, meta *Meta, raw bool) (*runWriter, error) {
 	w := &runWriter{dir: dir, meta: meta, pageSize: def.pageSize(), fields: make([]field, len(meta.Columns))}
 	if def.Chart != nil {
 		c, err := newChartData(def.Chart, meta.Columns)
@@ -54,16 +101,21 @@ func newRunWriter(dir string, def Definition, meta *Meta) (*runWriter, error) {
 		w.num[i] = numericType(c.Type)
 		header[i] = field{s: c.Name, ok: true}
 	}
-	f, err := os.Create(filepath.Join(dir, "data.csv"))
-	if err != nil {
-		return nil, err
-	}
-	w.csvFile, w.csvOut = f, &countingWriter{w: f}
-	w.csvBuf = bufio.NewWriterSize(w.csvOut, 256<<10)
 	w.cur = &tablePage{n: 1, body: new(bytes.Buffer)}
-	if err := (csvWriter{w.csvBuf}).writeRecord(header); err != nil {
-		w.abort()
-		return nil, fmt.Errorf("write data.csv: %w", err)
+	names := []string{dataCSV}
+	if raw {
+		names = append(names, rawCSV)
+	}
+	for _, name := range names {
+		c, err := createCSV(dir, name, name == dataCSV)
+		if err == nil {
+			w.csvs = append(w.csvs, c)
+			err = c.writeRecord(header)
+		}
+		if err != nil {
+			w.abort()
+			return nil, err
+		}
 	}
 	return w, nil
 }
@@ -78,11 +130,13 @@ func (w *runWriter) add(values []any) error {
 	for i, v := range values {
 		s, ok := formatValue(v, w.meta.Columns[i].Type)
 		writeCell(body, s, ok, w.num[i])
-		w.fields[i] = field{s: s, ok: ok}
+		w.fields[i] = field{s: s, ok: ok, num: w.num[i]}
 	}
 	body.WriteString("</tr>\n")
-	if err := (csvWriter{w.csvBuf}).writeRecord(w.fields); err != nil {
-		return fmt.Errorf("write data.csv: %w", err)
+	for _, c := range w.csvs {
+		if err := c.writeRecord(w.fields); err != nil {
+			return err
+		}
 	}
 	if w.chart != nil {
 		w.chart.add(values)
@@ -157,9 +211,13 @@ func (w *runWriter) writePage(name, tmpl string, v any) error {
 // for the run's index.html, which the caller writes once the run's status
 // is known.
 func (w *runWriter) finish() (runView, error) {
-	if err := w.closeCSV(); err != nil {
-		return runView{}, err
+	for _, c := range w.csvs {
+		if err := c.close(); err != nil {
+			return runView{}, err
+		}
+		w.bytes += c.out.n
 	}
+	w.meta.RawCSV = len(w.csvs) > 1
 	if w.cur.rows > 0 || w.first == nil {
 		if err := w.turnPage(); err != nil {
 			return runView{}, err
@@ -182,26 +240,16 @@ func (w *runWriter) finish() (runView, error) {
 	for i := range pages {
 		pages[i] = i + 1
 	}
-	w.meta.Bytes = w.bytes + w.csvOut.n
+	w.meta.Bytes = w.bytes
 	return runView{Rows: template.HTML(w.first.body.String()), Page: 1, Pages: pages, ChartNote: notes}, nil
-}
-
-func (w *runWriter) closeCSV() error {
-	err := w.csvBuf.Flush()
-	if cerr := w.csvFile.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("write data.csv: %w", err)
-	}
-	return nil
 }
 
 // abort removes the data files written so far: a failed run keeps only
 // its index.html and meta.json, never a partial result that looks whole.
 func (w *runWriter) abort() {
-	w.csvFile.Close()
-	os.Remove(w.csvFile.Name())
+	for _, c := range w.csvs {
+		c.remove()
+	}
 	os.Remove(filepath.Join(w.dir, "chart.svg"))
 	for n := 2; n <= w.cur.n; n++ {
 		os.Remove(filepath.Join(w.dir, pageFile(n)))

@@ -1,6 +1,8 @@
 package supervisor
 
 import (
+	"context"
+	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -31,10 +33,13 @@ type FakeClock struct {
 	mu      sync.Mutex
 	now     time.Time
 	pending []*fakeTimer
+	armed   chan struct{} // closed (and replaced) when a timer is armed
 }
 
 // NewFakeClock returns a FakeClock set to start.
-func NewFakeClock(start time.Time) *FakeClock { return &FakeClock{now: start} }
+func NewFakeClock(start time.Time) *FakeClock {
+	return &FakeClock{now: start, armed: make(chan struct{})}
+}
 
 func (c *FakeClock) Now() time.Time {
 	c.mu.Lock()
@@ -47,7 +52,27 @@ func (c *FakeClock) AfterFunc(d time.Duration, f func()) Timer {
 	defer c.mu.Unlock()
 	t := &fakeTimer{clock: c, at: c.now.Add(d), f: f}
 	c.pending = append(c.pending, t)
+	close(c.armed)
+	c.armed = make(chan struct{})
 	return t
+}
+
+// AwaitTimers returns when at least n timers are pending, so that a test
+// advances the clock only once what it means to fire is armed.
+func (c *FakeClock) AwaitTimers(ctx context.Context, n int) error {
+	for {
+		c.mu.Lock()
+		pending, armed := len(c.pending), c.armed
+		c.mu.Unlock()
+		if pending >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %d timers (%d pending): %w", n, pending, ctx.Err())
+		case <-armed:
+		}
+	}
 }
 
 // Pending is the number of timers not yet fired or stopped.

@@ -8,7 +8,12 @@
 //
 // It knows nothing of Trino, Consul or Docker: services are Specs, and a
 // Runtime (supervisor/docker, supervisor/process) runs them. Timing goes
-// through a Clock so that tests use FakeClock.
+// through a Clock so that tests use FakeClock, and supervisor/supervisortest
+// is an in-memory Runtime for the engine's own tests.
+//
+// Transitions leave the engine outside its lock, in order: to the Recorder
+// first, then to the Observer and to Subscribe's channels (notify.go), so
+// that Status and Wait never wait on a disk or a terminal.
 //
 // Imported by appliance (which builds Topologies), main, and the runtimes
 // (for the types they implement).

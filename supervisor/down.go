@@ -20,8 +20,10 @@ type DownOptions struct {
 // Down stops every instance of the project in reverse dependency order
 // (PreStop hook, stop signal, grace period, kill), removes instances and
 // networks, and volumes when asked. It works from the runtime's labels, so it
-// also stops a stack that this process did not start.
+// also stops a stack that this process did not start. The transitions it
+// caused have been recorded and observed when it returns.
 func (e *Engine) Down(ctx context.Context, o DownOptions) error {
+	defer e.delivery.flush()
 	if o.DefaultGrace == 0 {
 		o.DefaultGrace = 10 * time.Second
 	}

@@ -27,7 +27,8 @@ const (
 )
 
 // Transition is one change of a service's phase. The engine hands it to the
-// Recorder (which commits it) before anything else sees it.
+// Recorder (which commits it) before the Observer or a subscriber sees it;
+// all of them get every transition in order, outside the engine's lock.
 type Transition struct {
 	Time       time.Time
 	Service    string
@@ -48,10 +49,12 @@ type Recorder interface {
 
 // Options configure an Engine.
 type Options struct {
-	Project   string
-	Runtime   Runtime
-	Clock     Clock    // default RealClock
-	Recorder  Recorder // optional
+	Project  string
+	Runtime  Runtime
+	Clock    Clock    // default RealClock
+	Recorder Recorder // optional
+	// Observer sees each transition once it is recorded, on a goroutine of
+	// the engine's (one at a time, in order).
 	Observer  func(Transition)
 	Warn      func(msg string) // problems that are not a service's (default: dropped)
 	Backoff   Backoff
@@ -84,6 +87,9 @@ type Engine struct {
 	// exits are closed when the instance with that ID exits (Down waits
 	// on them after a graceful-shutdown request).
 	exits map[string]chan struct{}
+	// delivery takes transitions to the Recorder, the Observer and the
+	// subscribers (notify.go).
+	delivery *delivery
 }
 
 // service is the engine's view of one service. Guarded by Engine.mu.
@@ -134,7 +140,9 @@ func New(o Options) *Engine {
 	if o.Warn == nil {
 		o.Warn = func(string) {}
 	}
-	return &Engine{o: o, services: map[string]*service{}, exits: map[string]chan struct{}{}}
+	e := &Engine{o: o, services: map[string]*service{}, exits: map[string]chan struct{}{}}
+	e.delivery = e.newDelivery()
+	return e
 }
 
 // Start subscribes to the runtime's events; the engine reacts to them until
@@ -153,8 +161,10 @@ func (e *Engine) Start(ctx context.Context) error {
 	return nil
 }
 
-// Close stops reacting to events and cancels pending restarts. It does not
-// stop services (Down does): a moat that exits leaves a stack to adopt.
+// Close stops reacting to events and cancels pending restarts, delivers the
+// transitions not yet recorded and observed, and ends every subscription. It
+// does not stop services (Down does): a moat that exits leaves a stack to
+// adopt.
 func (e *Engine) Close() {
 	e.mu.Lock()
 	e.closed = true
@@ -168,6 +178,7 @@ func (e *Engine) Close() {
 		e.cancel()
 	}
 	e.wg.Wait()
+	e.delivery.close()
 }
 
 // pump applies runtime events until Close. When the stream breaks (the
@@ -204,10 +215,12 @@ func (e *Engine) sleep(d time.Duration) bool {
 	}
 }
 
-// consume applies events until the stream ends and returns why.
+// consume applies events until the stream ends and returns why. The error
+// channel closes with the event channel (Runtime.Events), so that the reason
+// is read even when the events' end is seen first.
 func (e *Engine) consume(events <-chan Event, errs <-chan error) error {
 	var last error
-	for events != nil {
+	for events != nil || errs != nil {
 		select {
 		case ev, ok := <-events:
 			if !ok {
@@ -272,8 +285,9 @@ func (e *Engine) goLocked(f func()) {
 	}()
 }
 
-// setPhase moves s to phase and tells the recorder and observer. Call with
-// e.mu held; it releases nothing.
+// setPhaseLocked moves s to phase, wakes its waiters and queues the
+// transition for the recorder, the observer and the subscribers; it does no
+// I/O. Call with e.mu held: the queue's order is the transitions' order.
 func (e *Engine) setPhaseLocked(s *service, to Phase, reason string) {
 	if s.phase == to && s.reason == reason {
 		return
@@ -284,14 +298,7 @@ func (e *Engine) setPhaseLocked(s *service, to Phase, reason string) {
 	}
 	s.phase, s.reason = to, reason
 	e.notifyLocked(s)
-	if e.o.Recorder != nil {
-		if err := e.o.Recorder.RecordTransition(context.WithoutCancel(e.baseCtx()), t); err != nil {
-			e.o.Warn(fmt.Sprintf("could not record %s → %s of %s: %v", t.From, t.To, t.Service, err))
-		}
-	}
-	if e.o.Observer != nil {
-		e.o.Observer(t)
-	}
+	e.delivery.push(t)
 }
 
 func (e *Engine) notifyLocked(s *service) {

@@ -34,7 +34,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func newEngine(t *testing.T, clk supervisor.Clock) *supervisor.Engine {
+func newEngine(t *testing.T, clk supervisor.Clock) (*supervisor.Engine, *watcher) {
 	t.Helper()
 	rt, err := process.New(t.TempDir())
 	if err != nil {
@@ -53,7 +53,7 @@ func newEngine(t *testing.T, clk supervisor.Clock) *supervisor.Engine {
 		eng.Close()
 		rt.Close()
 	})
-	return eng
+	return eng, watch(t, eng)
 }
 
 func status(eng *supervisor.Engine, name string) supervisor.ServiceStatus {
@@ -65,20 +65,19 @@ func status(eng *supervisor.Engine, name string) supervisor.ServiceStatus {
 	return supervisor.ServiceStatus{}
 }
 
-func waitPhase(t *testing.T, eng *supervisor.Engine, name string, phase supervisor.Phase) supervisor.ServiceStatus {
+// awaitTimers returns once n timers are armed on clk.
+func awaitTimers(t *testing.T, clk *supervisor.FakeClock, n int) {
 	t.Helper()
-	testenv.Eventually(t, 20*time.Second, 10*time.Millisecond, fmt.Sprintf("%s is %s", name, phase), func() error {
-		if s := status(eng, name); s.Phase != phase {
-			return fmt.Errorf("it is %s (%s)", s.Phase, s.Reason)
-		}
-		return nil
-	})
-	return status(eng, name)
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	if err := clk.AwaitTimers(ctx, n); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestRestartWaitsForBackoffOnTheClock(t *testing.T) {
 	clk := supervisor.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	eng := newEngine(t, clk)
+	eng, w := newEngine(t, clk)
 	crasher := supervisor.Spec{
 		Name: "crasher", Image: workload, Restart: supervisor.RestartAlways,
 		Command: []string{"-listen", fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), "-exit-after", "50ms", "-exit-code", "2"},
@@ -86,25 +85,19 @@ func TestRestartWaitsForBackoffOnTheClock(t *testing.T) {
 	if err := eng.Up(context.Background(), supervisor.Topology{Project: "enginetest", Services: []supervisor.Spec{crasher}}); err != nil {
 		t.Fatal(err)
 	}
-	s := waitPhase(t, eng, "crasher", supervisor.PhaseRestarting)
-	if !strings.Contains(s.Reason, "exited with code 2; restarting in 10s") {
-		t.Fatalf("reason %q", s.Reason)
-	}
+	w.awaitReason("crasher", supervisor.PhaseRestarting, "exited with code 2; restarting in 10s")
 	// The first delay is 10s (jitter 0 at r=0.5): nothing happens before.
 	clk.Advance(9 * time.Second)
 	if s := status(eng, "crasher"); s.Phase != supervisor.PhaseRestarting || s.Restarts != 0 {
 		t.Fatalf("restarted before its backoff: %+v", s)
 	}
 	clk.Advance(time.Second)
-	testenv.Eventually(t, 20*time.Second, 10*time.Millisecond, "the second failure", func() error {
-		if s := status(eng, "crasher"); !strings.Contains(s.Reason, "restarting in 20s") || s.Restarts != 1 {
-			return fmt.Errorf("%+v (want the delay doubled)", s)
-		}
-		return nil
-	})
+	if tr := w.awaitReason("crasher", supervisor.PhaseRestarting, "exited with code 2"); !strings.Contains(tr.Reason, "restarting in 20s") || tr.Restarts != 1 {
+		t.Fatalf("the second failure: %+v (want the delay doubled)", tr)
+	}
 	clk.Advance(20 * time.Second)
-	s = waitPhase(t, eng, "crasher", supervisor.PhaseFailed)
-	if !strings.Contains(s.Reason, "crash loop: failed 3 times within 5m0s") || s.Restarts != 2 {
+	w.awaitReason("crasher", supervisor.PhaseFailed, "crash loop: failed 3 times within 5m0s")
+	if s := status(eng, "crasher"); s.Restarts != 2 {
 		t.Fatalf("crash loop: %+v", s)
 	}
 	if clk.Pending() != 0 {
@@ -114,7 +107,7 @@ func TestRestartWaitsForBackoffOnTheClock(t *testing.T) {
 
 func TestStartTimeoutOnTheClock(t *testing.T) {
 	clk := supervisor.NewFakeClock(time.Now())
-	eng := newEngine(t, clk)
+	eng, w := newEngine(t, clk)
 	port := testenv.FreePort(t)
 	slow := supervisor.Spec{
 		Name: "slow", Image: workload, Restart: supervisor.RestartAlways, StartTimeout: time.Minute,
@@ -126,13 +119,8 @@ func TestStartTimeoutOnTheClock(t *testing.T) {
 	go func() {
 		errc <- eng.Up(context.Background(), supervisor.Topology{Project: "enginetest", Services: []supervisor.Spec{slow}})
 	}()
-	waitPhase(t, eng, "slow", supervisor.PhaseStarting)
-	testenv.Eventually(t, 10*time.Second, 10*time.Millisecond, "the start timeout is armed", func() error {
-		if clk.Pending() == 0 {
-			return fmt.Errorf("no timer")
-		}
-		return nil
-	})
+	w.await("slow", supervisor.PhaseStarting)
+	awaitTimers(t, clk, 1) // the start timeout
 	clk.Advance(time.Minute)
 	err := <-errc
 	if err == nil || !strings.Contains(err.Error(), "slow did not become healthy within 1m0s") || !strings.Contains(err.Error(), "starting") {
@@ -192,11 +180,16 @@ func TestEventStreamBreakIsResynchronised(t *testing.T) {
 	}
 	defer base.Close()
 	rt := &flakyEvents{Runtime: base, brk: make(chan struct{})}
-	var warnings atomic.Int32
+	warnings := make(chan string, 10)
 	eng := supervisor.New(supervisor.Options{
 		Project: "enginetest", Runtime: rt, Clock: clk, Rand: func() float64 { return 0.5 },
 		Backoff: supervisor.Backoff{Initial: 10 * time.Second, Max: time.Minute, Factor: 2, StableAfter: time.Hour},
-		Warn:    func(string) { warnings.Add(1) },
+		Warn: func(msg string) {
+			select {
+			case warnings <- msg:
+			default:
+			}
+		},
 	})
 	if err := eng.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -205,35 +198,34 @@ func TestEventStreamBreakIsResynchronised(t *testing.T) {
 		eng.Down(context.Background(), supervisor.DownOptions{DefaultGrace: time.Second})
 		eng.Close()
 	}()
+	w := watch(t, eng)
 	svc := supervisor.Spec{Name: "svc", Image: workload, Restart: supervisor.RestartAlways,
 		Command: []string{"-listen", fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))}}
 	if err := eng.Up(context.Background(), supervisor.Topology{Project: "enginetest", Services: []supervisor.Spec{svc}}); err != nil {
 		t.Fatal(err)
 	}
-	s := waitPhase(t, eng, "svc", supervisor.PhaseRunning)
+	s := w.await("svc", supervisor.PhaseRunning)
 	close(rt.brk)
-	testenv.Eventually(t, 10*time.Second, 10*time.Millisecond, "the break is noticed", func() error {
-		if warnings.Load() == 0 || clk.Pending() == 0 {
-			return errors.New("no warning or no resubscription timer yet")
+	select {
+	case msg := <-warnings:
+		if !strings.Contains(msg, "stream broke (test)") {
+			t.Errorf("warning %q, want the stream's error", msg)
 		}
-		return nil
-	})
-	if err := base.Kill(context.Background(), s.InstanceID); err != nil { // unseen: the stream is down
+	case <-time.After(bound):
+		t.Fatal("the break was not noticed")
+	}
+	awaitTimers(t, clk, 1) // the resubscription backoff
+	// Kill returns once the runtime has seen the exit, which the engine
+	// does not: the stream is down.
+	if err := base.Kill(context.Background(), s.InstanceID); err != nil {
 		t.Fatal(err)
 	}
-	testenv.Eventually(t, 10*time.Second, 10*time.Millisecond, "the kill is recorded by the runtime", func() error {
-		in, err := base.Inspect(context.Background(), s.InstanceID)
-		if err != nil || in.State == supervisor.StateRunning {
-			return fmt.Errorf("%+v %v", in, err)
-		}
-		return nil
-	})
+	if in, err := base.Inspect(context.Background(), s.InstanceID); err != nil || in.State == supervisor.StateRunning {
+		t.Fatalf("after Kill: %+v, %v", in, err)
+	}
 	if st := status(eng, "svc"); st.Phase != supervisor.PhaseRunning {
 		t.Fatalf("the engine saw the kill through a broken stream: %+v", st)
 	}
-	clk.Advance(10 * time.Second) // the resubscription backoff
-	st := waitPhase(t, eng, "svc", supervisor.PhaseRestarting)
-	if !strings.Contains(st.Reason, "exited with code 137") {
-		t.Errorf("after resync: %+v", st)
-	}
+	clk.Advance(10 * time.Second)
+	w.awaitReason("svc", supervisor.PhaseRestarting, "exited with code 137")
 }

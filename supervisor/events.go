@@ -162,6 +162,12 @@ func (e *Engine) onHealthLocked(s *service, h Health) {
 }
 
 func (e *Engine) onDieLocked(s *service, code int) {
+	switch s.phase {
+	case PhaseRestarting, PhaseCompleted, PhaseFailed, PhaseStopped:
+		// Already dead: a resync and the new stream can both report one
+		// exit, and it counts once.
+		return
+	}
 	now := e.o.Clock.Now()
 	uptime := now.Sub(s.startedAt)
 	s.health = HealthNone
@@ -206,8 +212,10 @@ func (e *Engine) stopSharersLocked(s *service) {
 	}
 }
 
+// scheduleRestartLocked arms s's restart timer, then says so: whoever sees
+// the transition can count on the timer.
 func (e *Engine) scheduleRestartLocked(s *service, delay time.Duration, reason string) {
-	e.setPhaseLocked(s, PhaseRestarting, reason)
+	defer e.setPhaseLocked(s, PhaseRestarting, reason)
 	if e.closed {
 		return
 	}

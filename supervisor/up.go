@@ -29,8 +29,10 @@ func (a *attempt) add(list *[]string, v string) {
 // missing and starts services in dependency order, each gated on its
 // dependencies' conditions. It returns when every service is healthy (or
 // running, or completed, as its spec allows). When it fails it removes what
-// this attempt created and returns every root error.
+// this attempt created and returns every root error. Either way the
+// transitions it caused have been recorded and observed when it returns.
 func (e *Engine) Up(ctx context.Context, topo Topology) error {
+	defer e.delivery.flush()
 	levels, err := Order(topo.Services)
 	if err != nil {
 		return err
@@ -65,6 +67,7 @@ func (e *Engine) reconcile(topo Topology, levels [][]string, inv Inventory) (ado
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.topo = topo
+	e.forgetDroppedLocked(topo)
 	for _, level := range levels {
 		for _, name := range level {
 			spec, _ := topo.Service(name)
@@ -86,6 +89,23 @@ func (e *Engine) reconcile(topo Topology, levels [][]string, inv Inventory) (ado
 		remove = append(remove, orphans...)
 	}
 	return adopt, remove
+}
+
+// forgetDroppedLocked forgets the services of an earlier Up that topo no
+// longer has: their instances are removed as orphans, and their exits are
+// not failures to restart.
+func (e *Engine) forgetDroppedLocked(topo Topology) {
+	for name, s := range e.services {
+		if _, ok := topo.Service(name); ok {
+			continue
+		}
+		s.stopping = true
+		if s.restartTimer != nil {
+			s.restartTimer.Stop()
+		}
+		delete(e.services, name)
+		e.notifyLocked(s) // its waiters learn it is gone
+	}
 }
 
 func adoptedPeer(adopt map[string]Instance, peer string) bool {
@@ -307,8 +327,8 @@ func (e *Engine) waitDeps(ctx context.Context, spec Spec) error {
 		e.setPhaseLocked(s, PhaseWaiting, "waiting on "+s.waitingOn)
 		e.mu.Unlock()
 		if err := e.Wait(ctx, d.Service, d.Condition); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
+			if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
+				return err // Up is ending; the reason is someone else's
 			}
 			e.fail(spec.Name, fmt.Sprintf("not started: %s is needed %s but %v", d.Service, d.Condition, err))
 			return errDependency{fmt.Errorf("%s: not started: %w", spec.Name, err)}

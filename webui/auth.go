@@ -2,7 +2,6 @@ package webui
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -10,105 +9,206 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
-// cookieName holds the session; sessionTTL bounds how long a cookie works.
+// Session policy. A browser sends a cookie to every port of its host (no
+// cookie attribute limits it to one port), so whatever else listens on the
+// dashboard's address can see it: sessions are short, bound to the Host
+// they were made for, kept on the server so that signing out ends them, and
+// the dashboard listens on a loopback address of its own (127.77.0.1 by
+// default) so that nothing else receives the cookie at all. The __Host-
+// prefix would not help: such a cookie still goes to every port of the host
+// (Chromium sends it on), and it demands Secure, which over plain http only
+// some browsers accept, and only because they deem loopback trustworthy.
 const (
-	cookieName = "moat_dashboard"
-	sessionTTL = 7 * 24 * time.Hour
-	csrfField  = "csrf"         // the hidden form field
-	csrfHeader = "X-CSRF-Token" // or this header, for scripts
-	tokenParam = "token"        // ?token=T exchanges the token for a cookie
-	macDomain  = "moat dashboard session v1"
+	cookieName  = "moat_dashboard"
+	sessionIdle = 12 * time.Hour   // a session unused this long ends
+	sessionMax  = 24 * time.Hour   // however busy, a session ends this long after login
+	onceTTL     = 60 * time.Second // a one-time login link works once, this soon
+	maxSessions = 64               // more logins end the least recently used session
+	maxOnce     = 16               // more one-time links end the oldest
+	csrfField   = "csrf"           // the hidden form field
+	csrfHeader  = "X-CSRF-Token"   // or this header, for scripts
+	tokenParam  = "token"          // ?token=T exchanges the token for a cookie
+	onceParam   = "once"           // ?once=N exchanges a one-time link for a cookie
 )
 
-// auth checks the dashboard token and signs sessions. Sessions are
-// stateless: a cookie is issue time, a random id and an HMAC over both, with
-// a key derived from the token, so a new token ends every session and
-// nothing grows in memory.
+// secretKey is how auth keeps a secret it handed out: its hash, so that
+// not even the process's memory holds a live cookie or link.
+type secretKey [sha256.Size]byte
+
+func keyOf(secret string) secretKey { return sha256.Sum256([]byte(secret)) }
+
+// session is one signed-in browser. Only seen changes (under auth.mu).
+type session struct {
+	key     secretKey
+	host    string // the Host header it was made for, lower case
+	csrf    string
+	created time.Time
+	seen    time.Time
+}
+
+// auth checks the dashboard token and keeps the sessions and one-time
+// links it issued, in memory: a restart of moat ends every session.
 type auth struct {
-	tokenSum [sha256.Size]byte
-	key      []byte
+	tokenSum secretKey
 	now      func() time.Time
+
+	mu       sync.Mutex
+	sessions map[secretKey]*session
+	once     map[secretKey]time.Time // when each one-time link expires
 }
 
 func newAuth(token string, now func() time.Time) *auth {
-	m := hmac.New(sha256.New, []byte(token))
-	m.Write([]byte(macDomain))
-	return &auth{tokenSum: sha256.Sum256([]byte(token)), key: m.Sum(nil), now: now}
+	return &auth{tokenSum: keyOf(token), now: now, sessions: map[secretKey]*session{}, once: map[secretKey]time.Time{}}
+}
+
+// randomSecret is 256 random bits, URL- and cookie-safe.
+func randomSecret() string {
+	b := make([]byte, 32)
+	rand.Read(b) // never fails (crypto/rand)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // tokenOK compares given with the token in constant time (hashing both first
 // so that not even the length leaks).
 func (a *auth) tokenOK(given string) bool {
-	sum := sha256.Sum256([]byte(given))
+	sum := keyOf(given)
 	return subtle.ConstantTimeCompare(sum[:], a.tokenSum[:]) == 1
 }
 
-func (a *auth) mac(parts ...string) string {
-	m := hmac.New(sha256.New, a.key)
-	m.Write([]byte(strings.Join(parts, "\x00")))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+func (s *session) expired(now time.Time) bool {
+	return now.Sub(s.created) > sessionMax || now.Sub(s.seen) > sessionIdle
 }
 
-// newSession returns a fresh signed cookie value.
-func (a *auth) newSession() string {
-	id := make([]byte, 18)
-	rand.Read(id) // never fails (crypto/rand)
-	body := strconv.FormatInt(a.now().Unix(), 10) + "." + base64.RawURLEncoding.EncodeToString(id)
-	return body + "." + a.mac("session", body)
+// pruneLocked forgets expired sessions and links, then makes room for one
+// more of each.
+func (a *auth) pruneLocked(now time.Time) {
+	var lru *session
+	for k, s := range a.sessions {
+		if s.expired(now) {
+			delete(a.sessions, k)
+		} else if lru == nil || s.seen.Before(lru.seen) {
+			lru = s
+		}
+	}
+	if len(a.sessions) >= maxSessions {
+		delete(a.sessions, lru.key)
+	}
+	var oldest secretKey
+	var oldestExp time.Time
+	for k, exp := range a.once {
+		if !now.Before(exp) {
+			delete(a.once, k)
+		} else if oldestExp.IsZero() || exp.Before(oldestExp) {
+			oldest, oldestExp = k, exp
+		}
+	}
+	if len(a.once) >= maxOnce {
+		delete(a.once, oldest)
+	}
 }
 
-// session returns the session id of a valid, unexpired cookie value.
-func (a *auth) session(value string) (string, bool) {
-	i := strings.LastIndexByte(value, '.')
-	if i < 0 {
-		return "", false
-	}
-	body, sig := value[:i], value[i+1:]
-	if !hmac.Equal([]byte(sig), []byte(a.mac("session", body))) {
-		return "", false
-	}
-	issued, _, ok := strings.Cut(body, ".")
-	sec, err := strconv.ParseInt(issued, 10, 64)
-	if !ok || err != nil {
-		return "", false
-	}
-	if age := a.now().Sub(time.Unix(sec, 0)); age < 0 || age > sessionTTL {
-		return "", false
-	}
-	return body, true
+// newSession starts a session for host and returns its cookie value.
+func (a *auth) newSession(host string) string {
+	value := randomSecret()
+	now := a.now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.pruneLocked(now)
+	s := &session{key: keyOf(value), host: strings.ToLower(host), csrf: randomSecret(), created: now, seen: now}
+	a.sessions[s.key] = s
+	return value
 }
 
-// csrf is the CSRF token of session sid.
-func (a *auth) csrf(sid string) string { return a.mac("csrf", sid) }
+// session returns the live session of cookie value, presented with Host
+// host, and counts this as a use.
+func (a *auth) session(value, host string) (*session, bool) {
+	now := a.now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s, ok := a.sessions[keyOf(value)]
+	switch {
+	case !ok:
+		return nil, false
+	case s.expired(now):
+		delete(a.sessions, s.key)
+		return nil, false
+	case s.host != strings.ToLower(host):
+		return nil, false
+	}
+	s.seen = now
+	return s, true
+}
 
-func (a *auth) csrfOK(sid, given string) bool {
-	return given != "" && hmac.Equal([]byte(given), []byte(a.csrf(sid)))
+// revoke ends session s: its cookie works nowhere any more.
+func (a *auth) revoke(s *session) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.sessions, s.key)
+}
+
+// live reports whether session s is neither revoked nor expired, without
+// counting as a use (an open live stream is not the user).
+func (a *auth) live(s *session) bool {
+	now := a.now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.sessions[s.key] == s && !s.expired(now)
+}
+
+// newOnce returns a one-time login secret, good once within onceTTL.
+func (a *auth) newOnce() string {
+	value := randomSecret()
+	now := a.now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.pruneLocked(now)
+	a.once[keyOf(value)] = now.Add(onceTTL)
+	return value
+}
+
+// redeemOnce reports whether value is a live one-time secret and ends it.
+func (a *auth) redeemOnce(value string) bool {
+	now := a.now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	k := keyOf(value)
+	exp, ok := a.once[k]
+	delete(a.once, k)
+	return ok && now.Before(exp)
+}
+
+func csrfOK(s *session, given string) bool {
+	return given != "" && subtle.ConstantTimeCompare([]byte(given), []byte(s.csrf)) == 1
 }
 
 type sessionKey struct{}
 
-// sessionFrom returns the session id the request was authenticated with;
-// "" for bearer-token requests.
-func sessionFrom(ctx context.Context) string {
-	sid, _ := ctx.Value(sessionKey{}).(string)
-	return sid
+// sessionFrom returns the session the request was authenticated with; nil
+// for bearer-token requests.
+func sessionFrom(ctx context.Context) *session {
+	s, _ := ctx.Value(sessionKey{}).(*session)
+	return s
+}
+
+func withSession(r *http.Request, s *session) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), sessionKey{}, s))
 }
 
 // requireAuth lets a GET through with a valid session cookie or bearer
-// token; a ?token= query is exchanged for a cookie first.
+// token; a ?token= or ?once= query is exchanged for a cookie first.
 func (s *Server) requireAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Has(tokenParam) {
-			s.exchangeToken(w, r)
+		if q := r.URL.Query(); q.Has(tokenParam) || q.Has(onceParam) {
+			s.exchange(w, r)
 			return
 		}
-		if sid, ok := s.cookieSession(r); ok {
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, sid)))
+		if sess, ok := s.cookieSession(r); ok {
+			next.ServeHTTP(w, withSession(r, sess))
 			return
 		}
 		if given, ok := bearer(r); ok && s.auth.tokenOK(given) {
@@ -123,7 +223,7 @@ func (s *Server) requireAuth(next http.Handler) http.Handler {
 // token alone), a same-origin request, and the session's CSRF token.
 func (s *Server) requireCSRF(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sid, ok := s.cookieSession(r)
+		sess, ok := s.cookieSession(r)
 		if !ok {
 			s.unauthorized(w, r)
 			return
@@ -136,11 +236,11 @@ func (s *Server) requireCSRF(next http.Handler) http.Handler {
 		if given == "" {
 			given = r.PostFormValue(csrfField)
 		}
-		if !s.auth.csrfOK(sid, given) {
+		if !csrfOK(sess, given) {
 			s.forbidden(w, r, "missing or stale CSRF token: reload the page and try again")
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, sid)))
+		next.ServeHTTP(w, withSession(r, sess))
 	})
 }
 
@@ -156,19 +256,19 @@ func sameOrigin(cop *http.CrossOriginProtection, r *http.Request) error {
 		if v == "" || v == "null" {
 			continue
 		}
-		if u, err := url.Parse(v); err != nil || u.Host != r.Host {
+		if u, err := url.Parse(v); err != nil || !strings.EqualFold(u.Host, r.Host) {
 			return errors.New(h + " names another host")
 		}
 	}
 	return nil
 }
 
-func (s *Server) cookieSession(r *http.Request) (string, bool) {
+func (s *Server) cookieSession(r *http.Request) (*session, bool) {
 	c, err := r.Cookie(cookieName)
 	if err != nil {
-		return "", false
+		return nil, false
 	}
-	return s.auth.session(c.Value)
+	return s.auth.session(c.Value, r.Host)
 }
 
 func bearer(r *http.Request) (string, bool) {
@@ -176,30 +276,53 @@ func bearer(r *http.Request) (string, bool) {
 	return tok, ok && strings.EqualFold(scheme, "Bearer") && tok != ""
 }
 
-// exchangeToken turns a valid ?token= into a session cookie and redirects to
-// the same URL without the token, so it stays out of history and bookmarks.
-func (s *Server) exchangeToken(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet || !s.auth.tokenOK(r.URL.Query().Get(tokenParam)) {
-		s.log.Warn("dashboard: refused a login with a wrong token", "remote", r.RemoteAddr)
+// exchange turns a valid ?token= or an unused ?once= into a session for
+// this Host and redirects to the same URL without it, so that it stays out
+// of history and bookmarks. Neither value is ever logged.
+func (s *Server) exchange(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	ok := r.Method == http.MethodGet &&
+		(q.Has(tokenParam) && s.auth.tokenOK(q.Get(tokenParam)) || q.Has(onceParam) && s.auth.redeemOnce(q.Get(onceParam)))
+	if !ok {
+		s.log.Warn("dashboard: refused a login with a wrong token or a used or expired one-time link", "remote", r.RemoteAddr)
 		s.unauthorized(w, r)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{
-		Name: cookieName, Value: s.auth.newSession(), Path: "/",
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: int(sessionTTL / time.Second),
-	})
-	http.Redirect(w, r, withoutToken(r.URL), http.StatusSeeOther)
+	s.setCookie(w, s.auth.newSession(r.Host), sessionMax)
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, withoutCredentials(r.URL), http.StatusSeeOther)
 }
 
-// withoutToken is u's path and query without the token parameter; /login
-// leads to the overview.
-func withoutToken(u *url.URL) string {
+// logout ends the request's session on the server and in the browser, and
+// wakes the live streams so that the session's own end too.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	s.auth.revoke(sessionFrom(r.Context()))
+	s.changed.broadcast()
+	s.setCookie(w, "", -1)
+	s.render(w, r, http.StatusOK, page{Title: "Signed out"}, signedOutBody(s.URL()))
+}
+
+// setCookie sets (maxAge > 0) or clears (maxAge < 0) the session cookie:
+// host-only (no Domain), HttpOnly, SameSite=Strict.
+func (s *Server) setCookie(w http.ResponseWriter, value string, maxAge time.Duration) {
+	age := int(maxAge / time.Second)
+	if maxAge < 0 {
+		age = -1
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: value, Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, MaxAge: age})
+}
+
+// withoutCredentials is u's path and query without the token and one-time
+// parameters; /login leads to the overview.
+func withoutCredentials(u *url.URL) string {
 	p := u.EscapedPath()
 	if p == "/login" || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") {
 		p = "/"
 	}
 	q := u.Query()
 	q.Del(tokenParam)
+	q.Del(onceParam)
 	if len(q) > 0 {
 		return p + "?" + q.Encode()
 	}

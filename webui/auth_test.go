@@ -73,26 +73,24 @@ func TestTokenIsExchangedForACookie(t *testing.T) {
 	}
 }
 
-func TestForgedOrExpiredCookiesAreRefused(t *testing.T) {
+func TestForgedCookiesAreRefused(t *testing.T) {
 	ts := newTestServer(t)
-	other := newAuth("another-token-0123456789", func() time.Time { return fixedNow })
-	good := ts.srv.auth.newSession()
-	expired := newAuth(testToken, func() time.Time { return fixedNow.Add(-sessionTTL - time.Minute) }).newSession()
+	good := ts.sessionCookie(t, ts.login(t))
+	tampered := []byte(good)
+	if mid := len(tampered) / 2; tampered[mid] == 'A' {
+		tampered[mid] = 'B'
+	} else {
+		tampered[mid] = 'A'
+	}
 	for name, value := range map[string]string{
-		"signed with another token": other.newSession(),
-		"tampered":                  strings.Replace(good, ".", ".x", 1),
-		"no signature":              good[:strings.LastIndexByte(good, '.')],
-		"expired":                   expired,
-		"the token itself":          testToken,
+		"made up":          randomSecret(),
+		"tampered":         string(tampered),
+		"truncated":        good[:len(good)-1],
+		"empty":            "",
+		"the token itself": testToken,
+		"the CSRF token":   csrfOf(t, body(t, ts.request(t, "GET", "/", nil, withCookie(good)))),
 	} {
-		req, _ := http.NewRequest("GET", ts.URL+"/", nil)
-		req.AddCookie(&http.Cookie{Name: cookieName, Value: value})
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusUnauthorized {
+		if resp := ts.request(t, "GET", "/", nil, withCookie(value)); resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("cookie %s: status %d, want 401", name, resp.StatusCode)
 		}
 	}
@@ -182,7 +180,7 @@ func TestRunNowNeedsCSRFAndSameOrigin(t *testing.T) {
 	ts := newTestServer(t)
 	c := ts.login(t)
 	csrf := csrfOf(t, body(t, ts.get(t, c, "/reports")))
-	otherCSRF := ts.srv.auth.csrf("1.another-session")
+	otherCSRF := csrfOf(t, body(t, ts.get(t, ts.login(t), "/reports")))
 	same := map[string]string{"Origin": ts.URL, "Sec-Fetch-Site": "same-origin"}
 	cases := []struct {
 		name    string
@@ -219,5 +217,35 @@ func TestRunNowNeedsCSRFAndSameOrigin(t *testing.T) {
 	page := body(t, ts.get(t, c, "/reports/nations/?ran=20250314T120002Z"))
 	if !strings.Contains(page, `id="ran" data-run="20250314T120002Z" data-status="ok"`) {
 		t.Fatalf("the report page does not show the finished run:\n%s", page)
+	}
+}
+
+// Logins cannot grow memory without bound: past the cap the least recently
+// used session ends, and past theirs the oldest one-time links.
+func TestSessionsAndLinksAreCapped(t *testing.T) {
+	now := fixedNow
+	a := newAuth(testToken, func() time.Time { return now })
+	var values []string
+	for range maxSessions {
+		values = append(values, a.newSession("h"))
+		now = now.Add(time.Second)
+	}
+	if _, ok := a.session(values[0], "h"); !ok { // values[1] is now the least recently used
+		t.Fatal("a session under the cap ended")
+	}
+	a.newSession("h")
+	if _, ok := a.session(values[1], "h"); ok || len(a.sessions) != maxSessions {
+		t.Errorf("past the cap: the least recently used session lives (%v), %d sessions", ok, len(a.sessions))
+	}
+	if _, ok := a.session(values[0], "h"); !ok {
+		t.Error("past the cap a recently used session ended")
+	}
+	var links []string
+	for range maxOnce + 1 {
+		links = append(links, a.newOnce())
+		now = now.Add(time.Millisecond)
+	}
+	if a.redeemOnce(links[0]) || !a.redeemOnce(links[1]) || len(a.once) != maxOnce-1 {
+		t.Errorf("past the cap the oldest one-time link should end, and only it (%d left)", len(a.once))
 	}
 }

@@ -92,9 +92,10 @@ func TestBrowserDashboard(t *testing.T) {
 	b := newBrowser(t)
 	type css = chromedp.CSS
 
-	// Log in with the URL `moat up` prints; the token leaves the address bar.
+	// Log in with the one-time URL `moat up --open` hands the browser; it
+	// leaves the address bar.
 	b.do(t, "log in and see the overview",
-		chromedp.Navigate(LoginURL(ts.URL, testToken)), chromedp.WaitVisible(css(`svg.topology`)))
+		chromedp.Navigate(ts.srv.OneTimeURL()), chromedp.WaitVisible(css(`svg.topology`)))
 	if loc := get(t, b, "location", chromedp.Location()); loc != ts.URL+"/" {
 		t.Errorf("after login the address is %q, want %q", loc, ts.URL+"/")
 	}
@@ -140,9 +141,21 @@ func TestBrowserDashboard(t *testing.T) {
 		b.do(t, "open "+p, chromedp.Navigate(ts.URL+"/"+p), chromedp.WaitVisible(css(`table.grid`)))
 		b.screenshot(t, p)
 	}
+	// Signing out ends the session: the next page asks for the token.
+	b.do(t, "sign out",
+		chromedp.Navigate(ts.URL+"/"), chromedp.WaitVisible(css(`form.logout button`)),
+		chromedp.Click(css(`form.logout button`)), chromedp.WaitVisible(css(`h1#signed-out`)))
+	if h := get(t, b, "signed out", chromedp.Text(css(`h1`))); h != "Signed out" {
+		t.Errorf("after sign-out the page says %q", h)
+	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if len(b.problems) > 0 {
 		t.Errorf("the browser reported problems (CSP violations, script errors):\n%s", strings.Join(b.problems, "\n"))
+	}
+	b.mu.Unlock()
+	// (The browser logs this 401 as a problem.)
+	b.do(t, "open the overview signed out", chromedp.Navigate(ts.URL+"/"), chromedp.WaitVisible(css(`h1`)))
+	if h := get(t, b, "sign-in page", chromedp.Text(css(`h1`))); !strings.Contains(h, "needs its token") {
+		t.Errorf("signed out, the overview says %q", h)
 	}
 }

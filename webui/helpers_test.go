@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"moat/internal/testenv"
 	"moat/state"
 )
 
@@ -188,27 +190,63 @@ func fixtureEvents() []state.Event {
 	return out
 }
 
+// testClock is the clock of a test server: fixedNow until the test
+// advances it (locked: the server reads it on its own goroutines).
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
 // testServer is a dashboard over a memSource behind httptest.
 type testServer struct {
 	*httptest.Server
-	srv *Server
-	src *memSource
-	dir string // ReportsDir
+	srv   *Server
+	src   *memSource
+	dir   string // ReportsDir
+	clock *testClock
+	logs  *testenv.SyncBuffer // everything the dashboard logged
 }
 
+// newTestServer serves a dashboard on a loopback port of its own; the
+// dashboard is told that address, as `moat up` tells it its listener's.
 func newTestServer(t *testing.T) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	src := newMemSource(dir)
-	srv, err := New(Options{Source: src, Token: testToken, ReportsDir: dir,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	ts := httptest.NewUnstartedServer(nil)
+	logs := &testenv.SyncBuffer{}
+	srv, err := New(Options{Source: src, Token: testToken, ReportsDir: dir, Addr: ts.Listener.Addr().String(),
+		Log: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.now = func() time.Time { return fixedNow }
-	ts := httptest.NewServer(srv)
+	clock := &testClock{t: fixedNow}
+	srv.now = clock.now
+	ts.Config.Handler = srv
+	ts.Start()
 	t.Cleanup(ts.Close)
-	return &testServer{Server: ts, srv: srv, src: src, dir: dir}
+	return &testServer{Server: ts, srv: srv, src: src, dir: dir, clock: clock, logs: logs}
+}
+
+// host is the Host header the dashboard expects: its listen address.
+func (ts *testServer) host() string { return ts.Listener.Addr().String() }
+
+// port is the dashboard's port.
+func (ts *testServer) port() string {
+	_, port, _ := net.SplitHostPort(ts.host())
+	return port
 }
 
 // client is an HTTP client that keeps cookies and does not follow redirects.

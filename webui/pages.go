@@ -23,8 +23,8 @@ type page struct {
 
 func (s *Server) page(r *http.Request, title, active, live string) page {
 	p := page{Title: title, Active: active, Live: live, Authed: true}
-	if sid := sessionFrom(r.Context()); sid != "" {
-		p.CSRF = s.auth.csrf(sid)
+	if sess := sessionFrom(r.Context()); sess != nil {
+		p.CSRF = sess.csrf
 	}
 	return p
 }
@@ -213,5 +213,5 @@ func (s *Server) forbidden(w http.ResponseWriter, r *http.Request, msg string) {
 // unauthorized never says the token; it says where to find the URL.
 func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("WWW-Authenticate", `Bearer realm="moat dashboard"`)
-	s.render(w, r, http.StatusUnauthorized, page{Title: "Sign in"}, unauthorizedBody())
+	s.render(w, r, http.StatusUnauthorized, page{Title: "Sign in"}, unauthorizedBody(s.URL()))
 }

@@ -43,7 +43,9 @@ const heartbeat = 20 * time.Second
 // stream is /api/stream?view=V&…: Server-Sent Events carrying, on connect and
 // after every change, the freshly rendered live region of page V (event
 // "update", HTML) or the snapshot (view=snapshot, event "snapshot", JSON).
-// The rest of the query is the page's own (the events filter).
+// The rest of the query is the page's own (the events filter). A stream
+// opened with a session ends when the session does (a logout wakes it; an
+// expiry is noticed at the next heartbeat).
 func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	render, ok := s.liveViews()[r.URL.Query().Get("view")]
 	if !ok {
@@ -60,8 +62,12 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	changes := s.src.Changes() // nil: never ready
 	tick := time.NewTicker(heartbeat)
 	defer tick.Stop()
+	sess := sessionFrom(ctx) // nil: the bearer token, which lasts
 	var last []byte
 	for {
+		if sess != nil && !s.auth.live(sess) {
+			return
+		}
 		woke := s.changed.wait()
 		if msg := s.renderEvent(ctx, render, r); !bytes.Equal(msg, last) {
 			if _, err := w.Write(msg); err != nil {

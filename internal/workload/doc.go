@@ -6,4 +6,8 @@
 //	workload [flags]            serve
 //	workload probe URL          exit 0 when URL answers 200 (a Docker healthcheck in a scratch image)
 //	workload dial ADDR          exit 0 when a TCP connection to ADDR opens and echoes (mesh checks)
+//
+// Tests synchronise on its log: "serving HTTP on ADDR" is written only once
+// SIGTERM and SIGINT are handled and every listener (HTTP, -tcp-echo) is
+// bound; "ignoring SIGTERM" and "…: stopping in …" once a signal is handled.
 package main

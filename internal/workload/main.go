@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -94,33 +95,45 @@ type server struct {
 	exit      chan int
 }
 
+// serve runs the workload until a stop signal, an -exit-after timer or a
+// /crash request. The "serving HTTP" line is its readiness announcement, and
+// it is logged only once it is true: the stop signals are handled (a SIGTERM
+// from then on is the workload's to obey or ignore) and every listener is
+// bound.
 func serve(ctx context.Context, c serveConfig) error {
-	s := &server{cfg: c, started: time.Now(), exit: make(chan int, 1)}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
 	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {
 		return err
 	}
-	log.Printf("%s: serving HTTP on %s", c.name, ln.Addr())
-	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
-	defer srv.Close()
+	var eln net.Listener
 	if c.tcpEcho != "" {
-		eln, err := net.Listen("tcp", c.tcpEcho)
-		if err != nil {
+		if eln, err = net.Listen("tcp", c.tcpEcho); err != nil {
+			ln.Close()
 			return err
 		}
-		defer eln.Close()
-		go echo(eln)
 	}
 	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait() // after cancel and the listeners' Close below
 	defer cancel()
-	go s.waitPeers(ctx)
-	return s.wait(c)
+	s := &server{cfg: c, started: time.Now(), exit: make(chan int, 1)}
+	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second}
+	defer srv.Close()
+	wg.Go(func() { srv.Serve(ln) })
+	if eln != nil {
+		defer eln.Close()
+		wg.Go(func() { echo(ctx, eln) })
+		log.Printf("%s: TCP echo on %s", c.name, eln.Addr())
+	}
+	wg.Go(func() { s.waitPeers(ctx) })
+	log.Printf("%s: serving HTTP on %s", c.name, ln.Addr())
+	return s.wait(c, sigs)
 }
 
-func (s *server) wait(c serveConfig) error {
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+func (s *server) wait(c serveConfig, sigs <-chan os.Signal) error {
 	var exitTimer <-chan time.Time
 	if c.exitAfter >= 0 {
 		exitTimer = time.After(c.exitAfter)
@@ -184,8 +197,12 @@ func (s *server) routes() http.Handler {
 		if code == 0 {
 			code = 1
 		}
-		w.WriteHeader(http.StatusAccepted)
-		s.exit <- code
+		select {
+		case s.exit <- code:
+			w.WriteHeader(http.StatusAccepted)
+		default:
+			http.Error(w, "already exiting", http.StatusConflict)
+		}
 	})
 	mux.HandleFunc("POST /hang", func(w http.ResponseWriter, r *http.Request) { s.hang.Store(true) })
 	mux.HandleFunc("POST /unhealthy", func(w http.ResponseWriter, r *http.Request) { s.unhealthy.Store(true) })
@@ -213,16 +230,22 @@ func (s *server) health(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func echo(ln net.Listener) {
+// echo copies back what each connection sends until ln closes; then it
+// closes the connections left and waits for their goroutines.
+func echo(ctx context.Context, ln net.Listener) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for {
 		c, err := ln.Accept()
 		if err != nil {
 			return
 		}
-		go func() {
+		wg.Go(func() {
 			defer c.Close()
+			stop := context.AfterFunc(ctx, func() { c.Close() })
+			defer stop()
 			io.Copy(c, c)
-		}()
+		})
 	}
 }
 

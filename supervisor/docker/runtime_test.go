@@ -277,12 +277,19 @@ func TestKillStopAndExitCodes(t *testing.T) {
 	politeID := p.run(polite, "")
 	evs.waitFor(stubbornID, supervisor.EventHealth, supervisor.HealthHealthy)
 	evs.waitFor(politeID, supervisor.EventHealth, supervisor.HealthHealthy)
-	for id, want := range map[string]int{stubbornID: 137, politeID: 0} {
-		if err := p.Stop(ctx, id, time.Second); err != nil {
+	// Healthy means serving, and the workload serves only once it handles
+	// SIGTERM. The polite one's grace is long: it exits when signalled, so
+	// no scheduling delay can turn its exit into a kill.
+	for _, tc := range []struct {
+		id    string
+		grace time.Duration
+		want  int
+	}{{stubbornID, time.Second, 137}, {politeID, time.Minute, 0}} {
+		if err := p.Stop(ctx, tc.id, tc.grace); err != nil {
 			t.Fatal(err)
 		}
-		if in, err := p.Inspect(ctx, id); err != nil || in.State != supervisor.StateExited || in.ExitCode != want {
-			t.Errorf("%s after Stop: %+v, %v; want exited with %d", in.Name, in, err, want)
+		if in, err := p.Inspect(ctx, tc.id); err != nil || in.State != supervisor.StateExited || in.ExitCode != tc.want {
+			t.Errorf("%s after Stop: %+v, %v; want exited with %d", in.Name, in, err, tc.want)
 		}
 	}
 

@@ -237,17 +237,26 @@ func TestStop(t *testing.T) {
 		t.Errorf("stopped politely: state %s, code %d; want exited 0", in.State, in.ExitCode)
 	}
 
+	// A stubborn process gets the stop signal and outlives it: a Stop
+	// with a long grace is still waiting when the workload says it ignored
+	// the signal. A second Stop's short grace runs out, and it is killed.
 	stubborn, _ := serve(t, "stubborn", "-ignore-sigterm")
 	id = start(t, r, stubborn)
 	waitLog(t, r, id, "serving HTTP") // its SIGTERM handler is installed
+	patient := make(chan error, 1)
+	go func() { patient <- r.Stop(ctx, id, time.Hour) }()
+	waitLog(t, r, id, "ignoring SIGTERM")
+	if in := inspect(t, r, id); in.State != supervisor.StateRunning {
+		t.Fatalf("stubborn after an ignored SIGTERM: state %s, want running", in.State)
+	}
 	if err := r.Stop(ctx, id, 100*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	if in := inspect(t, r, id); in.ExitCode != 137 {
 		t.Errorf("stubborn: exit code %d, want 137 (killed after the grace period)", in.ExitCode)
 	}
-	if log := readLog(t, r, id); !strings.Contains(log, "ignoring SIGTERM") {
-		t.Errorf("stubborn never got SIGTERM; log:\n%s", log)
+	if err := <-patient; err != nil {
+		t.Errorf("the first Stop, once the process was killed: %v", err)
 	}
 
 	// A custom stop signal reaches the process.
@@ -268,7 +277,9 @@ func TestProcessGroup(t *testing.T) {
 	ctx := context.Background()
 	for _, stop := range []string{"stop", "kill"} {
 		t.Run(stop, func(t *testing.T) {
-			s := shell("group-"+stop, `(trap '' TERM; exec sleep 1000) & echo "child $!"; wait`)
+			// The child says its pid once it ignores SIGTERM (an ignored
+			// signal stays ignored across exec).
+			s := shell("group-"+stop, `(trap '' TERM; exec sh -c 'echo "child $$"; exec sleep 1000') & wait`)
 			id := start(t, r, s)
 			line := waitLog(t, r, id, "child ")
 			pid, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "child ")))

@@ -1,0 +1,75 @@
+package appliance
+
+import (
+	"fmt"
+	"net"
+	"time"
+
+	"moat/pki"
+)
+
+// moat's own CA and the certificates it issues live in the secrets file
+// (mode 0600) beside the tokens: the CA key and every private key are
+// secrets; the certificates are kept with them so that a key pair is
+// reused while it is current (a new one would change the config hash of the
+// containers holding it, and replace them, on every up).
+const (
+	secretCACert = "pki_ca_cert"
+	secretCAKey  = "pki_ca_key"
+	// Key pairs issued by the CA (EnsureCert adds _cert and _key).
+	certConsulServer = "pki_consul_server"
+	certMoatClient   = "pki_moat_client"
+)
+
+// CA returns moat's certificate authority, creating it on first use.
+func (s *Secrets) CA() (*pki.CA, error) {
+	cert, okC := s.Get(secretCACert)
+	key, okK := s.Get(secretCAKey)
+	if okC && okK {
+		ca, err := pki.Parse([]byte(cert), []byte(key))
+		if err != nil {
+			return nil, fmt.Errorf("moat's CA in %s: %w (remove %s and %s from it to make a new CA)", s.path, err, secretCACert, secretCAKey)
+		}
+		return ca, nil
+	}
+	ca, keyPEM, err := pki.New("moat CA", time.Now())
+	if err != nil {
+		return nil, err
+	}
+	s.Set(secretCACert, string(ca.CertPEM))
+	s.Set(secretCAKey, string(keyPEM))
+	return ca, nil
+}
+
+// EnsureCert returns the key pair name for l, issuing it when there is none
+// or the stored one is no longer current (see pki.CA.Current).
+func (s *Secrets) EnsureCert(ca *pki.CA, name string, l pki.Leaf) (certPEM, keyPEM []byte, err error) {
+	cert, okC := s.Get(name + "_cert")
+	key, okK := s.Get(name + "_key")
+	if okC && okK && ca.Current([]byte(cert), l, time.Now()) {
+		return []byte(cert), []byte(key), nil
+	}
+	certPEM, keyPEM, err = ca.Issue(l, time.Now())
+	if err != nil {
+		return nil, nil, err
+	}
+	s.Set(name+"_cert", string(certPEM))
+	s.Set(name+"_key", string(keyPEM))
+	return certPEM, keyPEM, nil
+}
+
+// consulServerLeaf is the Consul server's HTTPS certificate: moat reaches
+// it on host loopback (published port) and, on Docker Desktop or in tests,
+// by its mesh address or name.
+func consulServerLeaf(c *Config, addr Addresses) pki.Leaf {
+	return pki.Leaf{
+		Name:     ServiceConsul,
+		DNSNames: []string{"localhost", ServiceConsul, "server." + c.Mesh.Datacenter + ".consul"},
+		IPs:      []net.IP{net.IPv4(127, 0, 0, 1), net.IP(addr.Consul.AsSlice())},
+		Server:   true,
+	}
+}
+
+// moatClientLeaf is moat's client certificate for Consul's HTTPS API
+// (verify_incoming): the credential no application holds.
+func moatClientLeaf() pki.Leaf { return pki.Leaf{Name: "moat", Client: true} }
