@@ -25,8 +25,8 @@ $(BIN)/moat: $(GO_SOURCES)
 	@mkdir -p $(BIN)
 	CGO_ENABLED=0 $(GO) build -trimpath -o $@ .
 
-run: build ## build and run `moat up` with the embedded default moat.toml
-	./$(BIN)/moat up
+run: build ## build and run `moat up` with the embedded default moat.toml (local images where official ones cannot be had)
+	scripts/run.sh
 
 # ---- tests ---------------------------------------------------------------
 

@@ -7,14 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
 	"moat/appliance"
 )
-
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
 
 // usageError is a mistake on the command line: a message and what to try.
 type usageError struct{ message, hint string }
@@ -30,100 +28,207 @@ type command struct {
 	run     func(ctx context.Context, env *cliEnv, args []string) error
 }
 
-// cliEnv is what every command gets: its output streams and the config flag.
+// cliEnv is what every command gets: its output streams and the global
+// flags, which also have environment variables (as Compose's).
 type cliEnv struct {
 	stdout, stderr io.Writer
-	configPath     string // --config, "" = ./moat.toml or the embedded default
+	// configPath is -f/--file/--config or MOAT_FILE; "" looks for
+	// moat.toml in the current folder and its parents, else the embedded
+	// default.
+	configPath string
+	// project is -p/--project or MOAT_PROJECT: it replaces
+	// appliance.project (the label and name prefix of every object).
+	project string
+	noted   bool // the embedded-default note was printed
 }
 
 func commands() []command {
 	return []command{
-		cmdInit(), cmdUp(), cmdDown(), cmdStatus(), cmdLogs(), cmdQuery(), cmdVerify(), cmdReport(), cmdImages(), cmdDoctor(), cmdSecrets(), cmdVersion(),
+		cmdInit(), cmdUp(), cmdDown(), cmdStatus(), cmdLogs(), cmdRestart(), cmdExec(), cmdPull(), cmdQuery(), cmdVerify(),
+		cmdReport(), cmdImages(), cmdExport(), cmdConfig(), cmdDoctor(), cmdSecrets(), cmdCompletion(), cmdVersion(),
 	}
 }
 
 // run is moat's whole command line: `moat` alone is `moat up --open`.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		args = []string{"up", "--open"}
+	env := &cliEnv{stdout: stdout, stderr: stderr, configPath: os.Getenv("MOAT_FILE"), project: os.Getenv("MOAT_PROJECT")}
+	rest, err := env.globalFlags(args)
+	if err != nil {
+		return err
 	}
-	env := &cliEnv{stdout: stdout, stderr: stderr}
-	name, rest := args[0], args[1:]
+	if len(args) == 0 {
+		rest = []string{"up", "--open"}
+	}
+	if len(rest) == 0 {
+		return usageError{"no command after the global flags", "moat --file moat.toml status"}
+	}
+	name, rest := rest[0], rest[1:]
 	switch name {
-	case "help", "-h", "--help":
+	case "help":
 		if len(rest) > 0 {
-			return helpFor(env, rest[0])
+			return helpFor(ctx, env, rest[0])
 		}
 		printUsage(stdout)
 		return nil
-	case "-v", "--version":
-		name = "version"
 	case probeCommand:
 		return runProbe(ctx, env, rest)
 	}
-	for _, c := range commands() {
-		if c.name == name {
-			return c.run(ctx, env, rest)
-		}
+	if c, ok := lookup(name); ok {
+		return c.run(ctx, env, rest)
 	}
 	return usageError{fmt.Sprintf("unknown command %q", name), "moat help"}
 }
 
+func lookup(name string) (command, bool) {
+	for _, c := range commands() {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+// globalFlags parses the flags before the command and returns the rest.
+// --help and --version become the help and version commands.
+func (env *cliEnv) globalFlags(args []string) ([]string, error) {
+	fs := flag.NewFlagSet("moat", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	env.fileFlags(fs, true)
+	help := fs.Bool("help", false, "")
+	fs.BoolVar(help, "h", false, "")
+	ver := fs.Bool("version", false, "")
+	fs.BoolVar(ver, "v", false, "")
+	if err := fs.Parse(args); err != nil {
+		return nil, usageError{err.Error(), "moat help"}
+	}
+	switch {
+	case *help:
+		return append([]string{"help"}, fs.Args()...), nil
+	case *ver:
+		return []string{"version"}, nil
+	}
+	return fs.Args(), nil
+}
+
+// fileFlags are the flags that choose the project: before the command
+// (with the short -f and -p) and after it (long forms only: `logs -f` is
+// follow).
+func (env *cliEnv) fileFlags(fs *flag.FlagSet, short bool) {
+	const file = "the moat.toml to use (default: moat.toml here or in a parent folder, else the embedded default; env MOAT_FILE)"
+	const project = "the project name, replacing appliance.project (env MOAT_PROJECT)"
+	fs.StringVar(&env.configPath, "config", env.configPath, file)
+	fs.StringVar(&env.configPath, "file", env.configPath, file)
+	fs.StringVar(&env.project, "project", env.project, project)
+	if short {
+		fs.StringVar(&env.configPath, "f", env.configPath, file)
+		fs.StringVar(&env.project, "p", env.project, project)
+	}
+}
+
+// globalFlagNames are listed apart in every command's help.
+var globalFlagNames = map[string]bool{"config": true, "file": true, "project": true}
+
 func printUsage(w io.Writer) {
 	fmt.Fprint(w, `moat brings up a zero-trust analytics stack on this host and keeps it healthy.
 
-Usage: moat COMMAND [flags]   (no command: moat up --open)
+Usage: moat [-f FILE] [-p PROJECT] COMMAND [flags]   (no command: moat up --open)
 
 Commands:
 `)
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
-	fmt.Fprint(w, "\nRun `moat help COMMAND` or `moat COMMAND --help` for a command's flags and an example.\n")
+	fmt.Fprint(w, `
+Global flags (before the command; --config, --file and --project also after it):
+  -f, --file, --config FILE   the moat.toml (env MOAT_FILE); default: moat.toml in
+                              this folder or the nearest parent, else the embedded default
+  -p, --project NAME          the project name, replacing appliance.project (env MOAT_PROJECT)
+  -h, --help                  this text; -v, --version: moat's version
+
+Run 'moat help COMMAND' or 'moat COMMAND --help' for a command's flags and an example.
+`)
 }
 
-func helpFor(env *cliEnv, name string) error {
-	for _, c := range commands() {
-		if c.name == name {
-			fs := c.flags(env)
-			fs.SetOutput(env.stdout)
-			fs.Usage()
-			return nil
-		}
+// helpFor prints a command's help with its own flags: the command defines
+// them as it runs, so it runs with --help.
+func helpFor(ctx context.Context, env *cliEnv, name string) error {
+	c, ok := lookup(name)
+	if !ok {
+		return usageError{fmt.Sprintf("no command %q", name), "moat help"}
 	}
-	return usageError{fmt.Sprintf("no command %q", name), "moat help"}
+	return c.run(ctx, env, []string{"--help"})
 }
 
 // flags returns a FlagSet whose usage prints the command's help; commands
 // add their own flags to it.
 func (c command) flags(env *cliEnv) *flag.FlagSet {
 	fs := flag.NewFlagSet("moat "+c.name, flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
-	fs.StringVar(&env.configPath, "config", "", "the moat.toml to use (default ./moat.toml, else the embedded default)")
+	fs.SetOutput(env.stdout)
+	env.fileFlags(fs, false)
 	fs.Usage = func() {
 		w := fs.Output()
-		fmt.Fprintf(w, "Usage: moat %s %s\n\n%s\n\n%s\nFlags:\n", c.name, c.args, c.summary, strings.TrimSpace(c.help)+"\n")
-		fs.PrintDefaults()
+		fmt.Fprintf(w, "Usage: moat %s %s\n\n%s\n\n%s\n", c.name, c.args, c.summary, strings.TrimSpace(c.help))
+		printFlags(w, fs)
 	}
 	return fs
 }
 
-// parse parses flags that may come before or after positional arguments.
+// printFlags lists a command's flags, then the global ones; flags whose
+// usage starts with "internal:" are not shown. Unlike flag.PrintDefaults it
+// leaves backquotes in a usage as they are.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	var own []string
+	fs.VisitAll(func(f *flag.Flag) {
+		if globalFlagNames[f.Name] || strings.HasPrefix(f.Usage, "internal:") {
+			return
+		}
+		name := "-" + f.Name
+		if len(f.Name) > 1 {
+			name = "-" + name
+		}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); !ok || !b.IsBoolFlag() {
+			name += " VALUE"
+		}
+		line := fmt.Sprintf("  %-18s %s", name, f.Usage)
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+			line += fmt.Sprintf(" (default %s)", f.DefValue)
+		}
+		own = append(own, line)
+	})
+	if len(own) > 0 {
+		fmt.Fprintf(w, "\nFlags:\n%s\n", strings.Join(own, "\n"))
+	}
+	fmt.Fprint(w, "\nGlobal flags: --file FILE (or --config), --project NAME; see 'moat help'\n")
+}
+
+// parse parses flags that may come before or after positional arguments;
+// after "--" everything is positional. A flag error is one line and a hint,
+// never the whole usage.
 func (c command) parse(fs *flag.FlagSet, args []string, nargs func(int) bool) ([]string, error) {
 	var pos []string
+	out := fs.Output()
+	fs.SetOutput(io.Discard)
+	defer fs.SetOutput(out)
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				fs.SetOutput(out)
+				fs.Usage()
 				return nil, errHelpShown
 			}
 			return nil, usageError{err.Error(), "moat " + c.name + " --help"}
 		}
-		args = fs.Args()
-		if len(args) == 0 {
+		rest := fs.Args()
+		if i := len(args) - len(rest); i > 0 && args[i-1] == "--" {
+			pos = append(pos, rest...) // after "--": all positional
 			break
 		}
-		pos = append(pos, args[0])
-		args = args[1:]
+		if len(rest) == 0 {
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
 	}
 	if nargs != nil && !nargs(len(pos)) {
 		return nil, usageError{fmt.Sprintf("wrong number of arguments: moat %s %s", c.name, c.args), "moat " + c.name + " --help"}
@@ -142,15 +247,73 @@ func runParsed(f func() error) error {
 	return nil
 }
 
-// loadConfig reads --config, ./moat.toml, or the embedded default.
-func (env *cliEnv) loadConfig() (*appliance.Config, error) {
+// findConfig is the moat.toml a command uses: the flag or MOAT_FILE, else
+// moat.toml in the current folder or the nearest parent (as Compose finds
+// its file), else "" for the embedded default.
+func (env *cliEnv) findConfig() (string, error) {
 	if env.configPath != "" {
-		return appliance.Load(env.configPath)
+		return env.configPath, nil
 	}
-	if _, err := os.Stat(appliance.DefaultFile); err == nil {
-		return appliance.Load(appliance.DefaultFile)
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
 	}
-	return appliance.Default()
+	for {
+		p := filepath.Join(dir, appliance.DefaultFile)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", nil
+		}
+		dir = parent
+	}
+}
+
+// loadConfig reads the config findConfig names, or the embedded default
+// (saying so once, with its data dir), and applies --project.
+func (env *cliEnv) loadConfig() (*appliance.Config, error) {
+	path, err := env.findConfig()
+	if err != nil {
+		return nil, err
+	}
+	var cfg *appliance.Config
+	if path != "" {
+		cfg, err = appliance.Load(path)
+	} else {
+		cfg, err = appliance.Default()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := env.applyProject(cfg); err != nil {
+		return nil, err
+	}
+	if path == "" && !env.noted {
+		env.noted = true
+		fmt.Fprintf(env.stderr, "moat: no %s in this folder or a parent: using the embedded default (project %s, data dir %s)\n",
+			appliance.DefaultFile, cfg.Appliance.Project, cfg.DataDir())
+	}
+	return cfg, nil
+}
+
+// applyProject puts --project into cfg, checked by the config's own rule.
+func (env *cliEnv) applyProject(cfg *appliance.Config) error {
+	if env.project == "" || env.project == cfg.Appliance.Project {
+		return nil
+	}
+	_, err := appliance.Parse([]byte(fmt.Sprintf("[appliance]\nproject = %q\n", env.project)), "--project")
+	var ces appliance.ConfigErrors
+	if errors.As(err, &ces) {
+		for _, e := range ces {
+			if strings.HasPrefix(e.Field, "appliance.project") { // "appliance.project = …"
+				return usageError{fmt.Sprintf("invalid --project %q: %s", env.project, e.Msg), "moat -p mystack status"}
+			}
+		}
+	}
+	cfg.Appliance.Project = env.project
+	return nil
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -31,12 +31,14 @@ Example:
   moat up --pull=never`}
 	c.run = func(ctx context.Context, env *cliEnv, args []string) error {
 		fs := c.flags(env)
+		asJSON := fs.Bool("json", false, "list: print JSON")
 		return runParsed(func() error {
 			pos, err := c.parse(fs, args, func(n int) bool { return n == 1 || n == 2 })
 			if err != nil {
 				return err
 			}
-			s, err := openStack(ctx, env)
+			// save and load change Docker and a file, never moat's state
+			s, err := openStackMode(ctx, env, modeReadOnly)
 			if err != nil {
 				return err
 			}
@@ -47,7 +49,7 @@ Example:
 			}
 			switch {
 			case pos[0] == "list" && len(pos) == 1:
-				return imagesList(ctx, env, s)
+				return imagesList(ctx, env, s, *asJSON)
 			case pos[0] == "save" && len(pos) == 2:
 				return imagesSave(ctx, env, s, b, pos[1])
 			case pos[0] == "load" && len(pos) == 2:
@@ -69,16 +71,31 @@ func stackImages(s *stack) []string {
 	return refs
 }
 
-func imagesList(ctx context.Context, env *cliEnv, s *stack) error {
+// ImageStatus is one line of `moat images list --json`.
+type ImageStatus struct {
+	Image   string `json:"image"`
+	Present bool   `json:"present"`
+}
+
+func imagesList(ctx context.Context, env *cliEnv, s *stack, asJSON bool) error {
 	im, _ := s.rt.(supervisor.ImageManager)
+	list := []ImageStatus{}
 	for _, ref := range stackImages(s) {
-		state := "missing"
-		if ok, err := im.ImagePresent(ctx, ref); err != nil {
+		ok, err := im.ImagePresent(ctx, ref)
+		if err != nil {
 			return err
-		} else if ok {
+		}
+		list = append(list, ImageStatus{Image: ref, Present: ok})
+	}
+	if asJSON {
+		return printJSON(env, list)
+	}
+	for _, is := range list {
+		state := "missing"
+		if is.Present {
 			state = "present"
 		}
-		fmt.Fprintf(env.stdout, "%-8s %s\n", state, ref)
+		fmt.Fprintf(env.stdout, "%-8s %s\n", state, is.Image)
 	}
 	return nil
 }

@@ -57,6 +57,9 @@ func query(ctx context.Context, env *cliEnv, user, sql string, out rowWriter) er
 	if user != "" && !s.cfg.HasUser(user) {
 		return usageError{fmt.Sprintf("--user %q is not a [[user]] of %s", user, configName(s.cfg)), "moat query --user analyst \"SELECT 1\""}
 	}
+	if err := s.requireRunning(ctx, appliance.ServiceCoordinator); err != nil {
+		return err
+	}
 	start := time.Now()
 	res, err := runQuery(ctx, s, user, sql, out)
 	rec := state.Query{User: orchestratorOr(user), Source: "cli", Duration: time.Since(start), Rows: res.Rows, Outcome: state.OutcomeOK}

@@ -9,9 +9,11 @@ import (
 	"runtime"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"moat/appliance"
 	"moat/report"
+	"moat/state"
 )
 
 func cmdReport() command {
@@ -21,45 +23,81 @@ Reports are [[report]] entries of moat.toml: SQL run through the mesh as the
 orchestrator impersonating the report's run_as user, rendered into a static
 site under <data_dir>/reports/NAME/RUN/ (index.html with paged tables, an SVG
 chart when asked, data.csv, meta.json) that works without moat or a network.
+In data.csv a cell that begins with =, +, -, @, tab or CR gets a leading '
+(so a spreadsheet shows it instead of running it as a formula), except plain
+negative numbers in numeric columns; --raw-csv also writes data-raw.csv with
+every value unchanged.
 Scheduled reports run while 'moat up' supervises.
 
 Example:
   moat report run nations && moat report open nations`}
 	c.run = func(ctx context.Context, env *cliEnv, args []string) error {
 		fs := c.flags(env)
+		asJSON := fs.Bool("json", false, "list: print JSON")
+		rawCSV := fs.Bool("raw-csv", false, "run: also write data-raw.csv, the values unchanged (data.csv neutralises cells a spreadsheet would run as formulas)")
 		return runParsed(func() error {
-			pos, err := c.parse(fs, args, func(n int) bool { return n == 1 || n == 2 })
+			pos, err := c.parse(fs, args, func(n int) bool { return n >= 1 && n <= 2 })
 			if err != nil {
 				return err
 			}
+			verb := pos[0]
 			switch {
-			case pos[0] == "list" && len(pos) == 1:
-				return reportList(ctx, env)
-			case pos[0] == "run" && len(pos) == 2:
-				return reportRun(ctx, env, pos[1])
-			case pos[0] == "open" && len(pos) == 2:
+			case verb == "list" && len(pos) == 1:
+				return reportList(ctx, env, *asJSON)
+			case (verb == "run" || verb == "open") && len(pos) == 1:
+				return usageError{"moat report " + verb + ": the report's name is missing", "moat report list (names), then moat report " + verb + " NAME"}
+			case verb == "run":
+				return reportRun(ctx, env, pos[1], *rawCSV)
+			case verb == "open":
 				return reportOpen(ctx, env, pos[1])
 			}
-			return usageError{"unknown report verb " + strings.Join(pos, " "), "moat report run NAME"}
+			return usageError{"unknown report verb " + strings.Join(pos, " ") + ": it is list, run NAME or open NAME", "moat report run NAME"}
 		})
 	}
 	return c
 }
 
-func reportList(ctx context.Context, env *cliEnv) error {
-	s, err := openStack(ctx, env)
+// ReportStatus is one report of `moat report list --json`.
+type ReportStatus struct {
+	Name     string `json:"name"`
+	RunAs    string `json:"run_as"`
+	Schedule string `json:"schedule,omitempty"`
+	LastRun  string `json:"last_run,omitempty"` // RFC 3339
+	Status   string `json:"status,omitempty"`
+	Rows     int64  `json:"rows"`
+}
+
+func reportList(ctx context.Context, env *cliEnv, asJSON bool) error {
+	cfg, err := env.loadConfig()
 	if err != nil {
 		return err
 	}
-	defer s.close()
+	// The history only: no runtime, no plan.
+	st, err := state.OpenReadOnly(filepath.Join(cfg.DataDir(), state.FileName))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	list := []ReportStatus{}
+	for _, d := range cfg.ReportDefinitions() {
+		rs := ReportStatus{Name: d.Name, RunAs: d.RunAs, Schedule: d.Schedule}
+		if r, ok, _ := st.LatestReportRun(ctx, d.Name); ok {
+			rs.LastRun, rs.Status, rs.Rows = r.StartedAt.Format(time.RFC3339), r.Status, r.Rows
+		}
+		list = append(list, rs)
+	}
+	if asJSON {
+		return printJSON(env, list)
+	}
 	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "REPORT\tRUN AS\tSCHEDULE\tLAST RUN\tSTATUS\tROWS")
-	for _, d := range s.cfg.ReportDefinitions() {
-		last, status, rows := "-", "-", "-"
-		if r, ok, _ := s.store.LatestReportRun(ctx, d.Name); ok {
-			last, status, rows = r.StartedAt.Local().Format("2006-01-02 15:04:05"), r.Status, fmt.Sprint(r.Rows)
+	for _, r := range list {
+		last, rows := "-", "-"
+		if r.LastRun != "" {
+			t, _ := time.Parse(time.RFC3339, r.LastRun)
+			last, rows = t.Local().Format("2006-01-02 15:04:05"), fmt.Sprint(r.Rows)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.Name, d.RunAs, dash(d.Schedule), last, status, rows)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.RunAs, dash(r.Schedule), last, dash(r.Status), rows)
 	}
 	return tw.Flush()
 }
@@ -79,7 +117,7 @@ func (s *stack) runner(ctx context.Context) (*report.Runner, func(), error) {
 		func() { db.Close() }, nil
 }
 
-func reportRun(ctx context.Context, env *cliEnv, name string) error {
+func reportRun(ctx context.Context, env *cliEnv, name string, rawCSV bool) error {
 	s, err := openStack(ctx, env)
 	if err != nil {
 		return err
@@ -89,11 +127,17 @@ func reportRun(ctx context.Context, env *cliEnv, name string) error {
 	if !ok {
 		return fmt.Errorf("no report %q in %s: `moat report list` shows them", name, configName(s.cfg))
 	}
+	if s.control != nil && s.cfg.Trino.Enabled {
+		if err := s.requireRunning(ctx, appliance.ServiceCoordinator); err != nil {
+			return err
+		}
+	}
 	r, done, err := s.runner(ctx)
 	if err != nil {
 		return err
 	}
 	defer done()
+	r.RawCSV = rawCSV
 	res, err := r.Run(ctx, def)
 	if err != nil {
 		return fmt.Errorf("report %s failed (%s): %w", name, res.Path, err)
@@ -106,6 +150,9 @@ func reportOpen(ctx context.Context, env *cliEnv, name string) error {
 	cfg, err := env.loadConfig()
 	if err != nil {
 		return err
+	}
+	if _, ok := cfg.Report(name); !ok {
+		return fmt.Errorf("no report %q in %s: `moat report list` shows them", name, configName(cfg))
 	}
 	runs, err := report.ListRuns(cfg.ReportsDir(), name)
 	if err != nil || len(runs) == 0 {

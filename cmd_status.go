@@ -1,14 +1,15 @@
 package main
 
 import (
+	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"moat/appliance"
+	"moat/state"
 	"moat/supervisor"
 )
 
@@ -16,7 +17,9 @@ func cmdStatus() command {
 	c := command{name: "status", args: "[--json]", summary: "show each service: state, health, restarts, uptime, ports",
 		help: `
 Shows every service of the stack as the runtime sees it now, with what moat
-recorded: restarts, what a service waits on, why it failed.
+recorded: restarts, what a service waits on, why it failed. It changes
+nothing; with a broken moat.toml it shows the services the running stack
+recorded, with a warning.
 
 Example:
   moat status --json | jq '.services[] | {name, health}'`}
@@ -32,9 +35,7 @@ Example:
 				return err
 			}
 			if *asJSON {
-				enc := json.NewEncoder(env.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(st)
+				return printJSON(env, st)
 			}
 			printStatus(env, st)
 			return nil
@@ -70,7 +71,7 @@ type ServiceStatus struct {
 }
 
 func collectStatus(ctx context.Context, env *cliEnv) (Status, error) {
-	s, err := openStack(ctx, env)
+	s, err := openRunning(ctx, env, modeReadOnly)
 	if err != nil {
 		return Status{}, err
 	}
@@ -104,12 +105,7 @@ func collectStatus(ctx context.Context, env *cliEnv) (Status, error) {
 			if s.rt.Name() == "process" && st.Supervisor > 0 && rec.Health != "" && ss.State == string(supervisor.StateRunning) {
 				ss.Health = rec.Health
 			}
-			if rec.State == string(supervisor.PhaseFailed) || rec.State == string(supervisor.PhaseRestarting) {
-				ss.Reason = rec.FailedReason
-			}
-			if ss.Reason == "" && rec.State == string(supervisor.PhaseFailed) {
-				ss.Reason = rec.LastProbe
-			}
+			ss.Reason = downReason(ctx, s.store, rec)
 		}
 		for _, p := range sp.Ports {
 			ss.Ports = append(ss.Ports, fmt.Sprintf("%s:%d->%d", p.HostIP, p.HostPort, p.ContainerPort))
@@ -123,6 +119,21 @@ func collectStatus(ctx context.Context, env *cliEnv) (Status, error) {
 		st.Services = append(st.Services, ss)
 	}
 	return st, nil
+}
+
+// downReason is why a service that is down is down and what moat does about
+// it (a restart's delay, a crash loop's next try), as moat recorded it: the
+// reason of its latest transition, else its failure or last probe.
+func downReason(ctx context.Context, st *state.Store, rec state.Service) string {
+	switch supervisor.Phase(rec.State) {
+	case supervisor.PhaseFailed, supervisor.PhaseRestarting, supervisor.PhaseCrashLooping:
+	default:
+		return ""
+	}
+	if ts, err := st.Transitions(ctx, rec.Name, 1); err == nil && len(ts) > 0 && ts[0].To == rec.State {
+		return ts[0].Reason
+	}
+	return cmp.Or(rec.FailedReason, rec.LastProbe)
 }
 
 func shortID(id string) string {

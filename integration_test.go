@@ -217,7 +217,7 @@ func TestRestartAfterDockerKill(t *testing.T) {
 	}
 }
 
-func TestCrashLoopMarksServiceFailed(t *testing.T) {
+func TestCrashLoopIsShownAndRetriedLater(t *testing.T) {
 	s := newTestStack(t, `
 [[service]]
 name = "crasher"
@@ -226,18 +226,19 @@ command = ["-name", "crasher", "-exit-after", "300ms", "-exit-code", "3"]
 restart = "always"
 `)
 	s.mustMoat("up", "-d")
-	testenv.Eventually(t, 60*time.Second, 200*time.Millisecond, "crasher failed", func() error {
-		if c := s.service("crasher"); c.Phase != "failed" {
+	testenv.Eventually(t, 60*time.Second, 200*time.Millisecond, "crasher crash-looping", func() error {
+		if c := s.service("crasher"); c.Phase != "crash-looping" {
 			return fmt.Errorf("crasher: %+v", c)
 		}
 		return nil
 	})
 	c := s.service("crasher")
-	if !strings.Contains(c.Reason, "crash loop: failed 3 times within 1m0s") || !strings.Contains(c.Reason, "exited with code 3") {
-		t.Errorf("failed reason = %q", c.Reason)
+	if !strings.Contains(c.Reason, "crash loop: failed 3 times within 1m0s") || !strings.Contains(c.Reason, "exited with code 3") ||
+		!strings.Contains(c.Reason, "next try at") {
+		t.Errorf("crash-looping reason = %q", c.Reason)
 	}
 	if c.Restarts != 2 {
-		t.Errorf("restarts = %d, want 2 (3 failures, no restart after the last)", c.Restarts)
+		t.Errorf("restarts = %d, want 2 (3 failures, the next try 5m later)", c.Restarts)
 	}
 	if out := s.mustMoat("status"); !strings.Contains(out, "crash loop") {
 		t.Errorf("status does not show the reason:\n%s", out)
@@ -390,7 +391,7 @@ func TestCommandLineErrors(t *testing.T) {
 	}{
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`, 2},
 		{[]string{"up", "--pull=sometimes"}, `invalid --pull "sometimes"`, 2},
-		{[]string{"logs"}, "wrong number of arguments: moat logs SERVICE", 2},
+		{[]string{"exec"}, "moat exec", 2},
 		{[]string{"status", "--config", "/nonexistent/moat.toml"}, "/nonexistent/moat.toml does not exist: run `moat init`", 1},
 		{[]string{"logs", "web", "--tail", "-3"}, "invalid --tail -3", 2},
 	} {

@@ -16,6 +16,10 @@ func main() {
 	if err == nil {
 		return
 	}
+	var code exitCode
+	if errors.As(err, &code) { // a command's own exit code (moat exec)
+		os.Exit(int(code))
+	}
 	var ue usageError
 	if errors.As(err, &ue) {
 		fmt.Fprintf(os.Stderr, "moat: %s\nTry: %s\n", ue.message, ue.hint)

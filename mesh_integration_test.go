@@ -42,7 +42,7 @@ func newMeshStack(t *testing.T, official bool) *testStack {
 		base = []byte(strings.Replace(string(base), `start_timeout = "90s"`, `start_timeout = "5m"`, 1))
 		base = []byte(strings.Replace(string(base), "[mesh]\n", "[mesh]\nproxy = \"envoy\"\n", 1))
 	} else {
-		for _, img := range []string{testenv.WorkloadImage, testenv.ConsulImage, testenv.TrinotestImage} {
+		for _, img := range []string{testenv.WorkloadImage, testenv.ConsulImage, testenv.TrinotestImage, testenv.NotebookImage} {
 			testenv.RequireImage(t, img)
 		}
 	}
@@ -116,6 +116,7 @@ func checkMeshStack(t *testing.T, s *testStack) {
 	if !strings.Contains(out, "all 6 services are up") {
 		t.Fatalf("up:\n%s", out)
 	}
+	scanForSecrets(t, s, "after up")
 
 	t.Run("query through the mesh", func(t *testing.T) {
 		out := s.mustMoat("query", "SELECT count(*) FROM tpch.tiny.nation")
@@ -129,13 +130,12 @@ func checkMeshStack(t *testing.T, s *testStack) {
 	})
 
 	t.Run("the notebook reaches trino only at its localhost upstream", func(t *testing.T) {
-		url := "http://127.0.0.1:8080/v1/info"
+		// Trino's own TLS, verified by the notebook's python3 against moat's
+		// CA (SSL_CERT_FILE in its environment): no insecure flag.
+		url := "https://127.0.0.1:8080/v1/info"
 		probe := func() (string, error) {
-			out, err := exec.Command("docker", "exec", s.project+"-notebook", "/workload", "probe", url).CombinedOutput()
-			if err != nil && strings.Contains(string(out), "executable file not found") { // a Jupyter image
-				out, err = exec.Command("docker", "exec", s.project+"-notebook", "python3", "-c",
-					"import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=3); print('ok')", url).CombinedOutput()
-			}
+			out, err := exec.Command("docker", "exec", s.project+"-notebook", "python3", "-c",
+				"import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=3); print('ok')", url).CombinedOutput()
 			return string(out), err
 		}
 		if out, err := probe(); err != nil || !strings.Contains(out, "ok") {
@@ -155,6 +155,18 @@ func checkMeshStack(t *testing.T, s *testStack) {
 			}
 			return nil
 		})
+	})
+
+	t.Run("the sample notebook runs in the real Jupyter, through the mesh", func(t *testing.T) {
+		out, err := exec.Command("docker", "exec", s.project+"-notebook", "jupyter", "nbconvert", "--to", "notebook", "--execute",
+			"--output", "/tmp/moat-trino.out.ipynb", appliance.SampleNotebookPath).CombinedOutput()
+		if err != nil {
+			t.Fatalf("nbconvert --execute: %v\n%s", err, out)
+		}
+		saved, err := exec.Command("docker", "exec", s.project+"-notebook", "cat", "/tmp/moat-trino.out.ipynb").CombinedOutput()
+		if err != nil || !strings.Contains(string(saved), "25 rows") || !strings.Contains(string(saved), "ALGERIA") {
+			t.Errorf("the executed notebook's outputs lack the 25 nations: %v\n%.2000s", err, saved)
+		}
 	})
 
 	t.Run("moat.toml's intentions apply live", func(t *testing.T) {
@@ -261,10 +273,13 @@ func checkMeshStack(t *testing.T, s *testStack) {
 	})
 
 	t.Run("the server runs a report as its run_as user", func(t *testing.T) {
-		s.mustMoat("report", "run", "whoami")
+		s.mustMoat("report", "run", "whoami", "--raw-csv")
 		runs, err := report.ListRuns(filepath.Join(s.dataDir, "reports"), "whoami")
 		if err != nil || len(runs) != 1 {
 			t.Fatalf("runs %+v, %v", runs, err)
+		}
+		if raw, err := os.ReadFile(filepath.Join(s.dataDir, "reports", "whoami", runs[0].RunKey, "data-raw.csv")); err != nil || !strings.Contains(string(raw), "analyst") {
+			t.Errorf("--raw-csv: data-raw.csv = %q, %v", raw, err)
 		}
 		csv, err := os.ReadFile(filepath.Join(s.dataDir, "reports", "whoami", runs[0].RunKey, "data.csv"))
 		if err != nil || strings.TrimSpace(string(csv)) != "who\nanalyst" && strings.TrimSpace(string(csv)) != "who\r\nanalyst" {
@@ -383,7 +398,20 @@ func checkMeshStack(t *testing.T, s *testStack) {
 	if out := s.mustMoat("logs", "trino-coordinator", "--tail", "50"); !strings.Contains(out, "SERVER STARTED") {
 		t.Errorf("moat logs trino-coordinator:\n%s", out)
 	}
+	// A sidecar killed from outside fails and is restarted: its failure,
+	// the restart and its new exec records carry no secret either.
+	if out, err := exec.Command("docker", "kill", s.project+"-notebook-sidecar").CombinedOutput(); err != nil {
+		t.Fatalf("docker kill: %v %s", err, out)
+	}
+	testenv.Eventually(t, 60*time.Second, 250*time.Millisecond, "the killed sidecar is healthy again", func() error {
+		if ss := s.service("notebook-sidecar"); ss.Phase != "healthy" || ss.Restarts < 1 {
+			return fmt.Errorf("notebook-sidecar %+v", ss)
+		}
+		return nil
+	})
+	scanForSecrets(t, s, "after a sidecar failure")
 	s.mustMoat("down")
+	scanForSecrets(t, s, "after down")
 	if left := s.labelled("container") + s.labelled("network"); left != "" {
 		t.Errorf("down left %s", left)
 	}
@@ -456,8 +484,7 @@ func checkSealed(t *testing.T, s *testStack) {
 		}
 	})
 	intruders := map[string][]string{
-		// exec in the notebook: its own tools, its own namespace
-		"notebook": {"docker", "exec", s.project + "-notebook", "/workload"},
+		"notebook": {"docker", "run", "--rm", "--network", "container:" + s.project + "-notebook", testenv.WorkloadImage},
 		// a Trino node has no tools: a container sharing its namespace
 		"trino-coordinator": {"docker", "run", "--rm", "--network", "container:" + s.project + "-trino-coordinator", testenv.WorkloadImage},
 		"trino-worker-1":    {"docker", "run", "--rm", "--network", "container:" + s.project + "-trino-worker-1", testenv.WorkloadImage},

@@ -42,38 +42,56 @@ func (w wake) poke() {
 	}
 }
 
-// openStack loads the config and opens everything a command needs.
+// openMode says what opening a stack may change.
+type openMode int
+
+const (
+	// modeProvision (moat up) generates secrets, writes the password file
+	// and creates the state database.
+	modeProvision openMode = iota
+	// modeRecord creates nothing, but records what the command does (a
+	// query, a report run, a verify result) into an existing history.
+	modeRecord
+	// modeReadOnly changes nothing at all (status, logs, images, doctor).
+	modeReadOnly
+)
+
+// openStack loads the config and opens everything a command needs, creating
+// nothing: only `moat up` provisions (openConfig).
 func openStack(ctx context.Context, env *cliEnv) (*stack, error) {
+	return openStackMode(ctx, env, modeRecord)
+}
+
+// openStackMode is openStack for a mode.
+func openStackMode(ctx context.Context, env *cliEnv, mode openMode) (*stack, error) {
 	cfg, err := env.loadConfig()
 	if err != nil {
 		return nil, err
 	}
-	return openConfig(ctx, cfg)
+	return openConfigMode(ctx, cfg, mode)
 }
 
-// openConfig opens everything a command needs for an already loaded config.
+// openConfig opens everything `moat up` needs for an already loaded config,
+// generating what is missing.
 func openConfig(ctx context.Context, cfg *appliance.Config) (*stack, error) {
-	var err error
-	s := &stack{cfg: cfg, mirrorWake: make(wake, 1), uiWake: make(wake, 1)}
-	if s.store, err = state.Open(filepath.Join(cfg.DataDir(), state.FileName)); err != nil {
-		return nil, err
-	}
-	s.closers = append(s.closers, s.store.Close)
-	if s.secrets, err = appliance.OpenSecrets(cfg.DataDir()); err != nil {
-		s.close()
-		return nil, err
-	}
-	if s.rt, err = newRuntime(ctx, cfg); err != nil {
-		s.close()
+	return openConfigMode(ctx, cfg, modeProvision)
+}
+
+// openConfigMode opens the stack of cfg, changing only what mode allows.
+func openConfigMode(ctx context.Context, cfg *appliance.Config, mode openMode) (*stack, error) {
+	s, err := openParts(ctx, cfg, mode)
+	if err != nil {
 		return nil, err
 	}
 	if s.topo, err = appliance.Plan(cfg, s.secrets); err != nil {
 		s.close()
 		return nil, err
 	}
-	if err := s.secrets.Save(); err != nil {
-		s.close()
-		return nil, err
+	if mode == modeProvision {
+		if err := s.secrets.Save(); err != nil {
+			s.close()
+			return nil, err
+		}
 	}
 	if cfg.Mesh.Enabled {
 		s.control = appliance.NewControl(cfg, s.secrets)
@@ -88,6 +106,33 @@ func openConfig(ctx context.Context, cfg *appliance.Config) (*stack, error) {
 		}
 		s.control.AttachGates(&s.topo)
 		s.closers = append(s.closers, func() error { s.control.Close(); return nil })
+	}
+	return s, nil
+}
+
+// openParts opens the state, the secrets and the runtime of cfg: everything
+// but the plan.
+func openParts(ctx context.Context, cfg *appliance.Config, mode openMode) (*stack, error) {
+	s := &stack{cfg: cfg, mirrorWake: make(wake, 1), uiWake: make(wake, 1)}
+	open, openSecrets := state.Open, appliance.OpenSecrets
+	switch mode {
+	case modeRecord:
+		open, openSecrets = state.OpenExisting, appliance.OpenSecretsReadOnly
+	case modeReadOnly:
+		open, openSecrets = state.OpenReadOnly, appliance.OpenSecretsReadOnly
+	}
+	var err error
+	if s.store, err = open(filepath.Join(cfg.DataDir(), state.FileName)); err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, s.store.Close)
+	if s.secrets, err = openSecrets(cfg.DataDir()); err != nil {
+		s.close()
+		return nil, err
+	}
+	if s.rt, err = newRuntime(ctx, cfg); err != nil {
+		s.close()
+		return nil, err
 	}
 	return s, nil
 }
@@ -135,11 +180,8 @@ func (s *stack) engine(w io.Writer) *supervisor.Engine {
 			fmt.Fprintf(w, "warning: %s\n", msg)
 			s.store.RecordEvent(context.Background(), state.Event{Severity: state.SeverityWarn, Kind: "moat.warning", Message: msg})
 		},
-		Backoff: supervisor.Backoff{
-			Initial: a.RestartBackoffInitial.D(), Max: a.RestartBackoffMax.D(),
-			Factor: 2, Jitter: 0.2, StableAfter: a.StableAfter.D(),
-		},
-		CrashLoop:           supervisor.CrashLoop{Failures: a.CrashLoopFailures, Window: a.CrashLoopWindow.D()},
+		Backoff:             a.RestartBackoff(),
+		CrashLoop:           a.CrashLoopPolicy(),
 		DefaultStartTimeout: a.StartTimeout.D(),
 	})
 }

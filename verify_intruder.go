@@ -86,10 +86,20 @@ func appAttacks(c *appliance.Config, name, consulIP string) []attack {
 				why: name + " takes " + svc + "'s identity (leaf certificate) from Consul's HTTPS API without a client certificate"})
 		}
 	}
+	if c.Trino.Enabled && isTrinoNode(name) && name != appliance.ServiceCoordinator {
+		// A worker claiming a client's TLS: X-Forwarded-Proto over plain
+		// HTTP, on Trino's port and on the old plaintext one.
+		coord := appliance.PlanAddresses(c).Coordinator.String()
+		for _, port := range []int{appliance.TrinoHTTPSPort, 8080} {
+			out = append(out, attack{from: name, target: probe.Target{Kind: probe.HTTP, Address: net.JoinHostPort(coord, strconv.Itoa(port)),
+				Path: "/v1/statement", Header: map[string]string{"X-Forwarded-Proto": "https", "Authorization": "Basic bW9hdDpub3QtdGhlLXBhc3N3b3Jk"}},
+				why: name + " sends a password over plain HTTP claiming X-Forwarded-Proto: https, and the coordinator evaluates it"})
+		}
+	}
 	if c.Trino.Enabled && !isTrinoNode(name) {
 		addr := appliance.PlanAddresses(c)
 		for _, ip := range append([]string{addr.Coordinator.String(), addr.CoordinatorMesh.String()}, ipStrings(addr.Workers)...) {
-			out = append(out, attack{from: name, target: probe.Target{Kind: probe.TCP, Address: net.JoinHostPort(ip, strconv.Itoa(appliance.TrinoHTTPPort))},
+			out = append(out, attack{from: name, target: probe.Target{Kind: probe.TCP, Address: net.JoinHostPort(ip, strconv.Itoa(appliance.TrinoHTTPSPort))},
 				why: name + " reaches a Trino port directly at " + ip + ", bypassing the coordinator's sidecar and its intentions"})
 		}
 	}

@@ -16,6 +16,7 @@ import (
 
 	moatembed "moat/embed"
 	"moat/mesh"
+	"moat/pki"
 	"moat/supervisor"
 	"moat/trino"
 )
@@ -30,7 +31,9 @@ const (
 	ControlNetwork = "control"
 	TrinoNetwork   = "trino" // internal: coordinator and workers only
 	ConsulVolume   = "consul-data"
-	TrinoHTTPPort  = 8080
+	// TrinoHTTPSPort is Trino's only port: HTTPS with a certificate from
+	// moat's CA (there is no plaintext port).
+	TrinoHTTPSPort = 8443
 	// SidecarPort is the public (mTLS) listener of every sidecar inside
 	// its application's namespace.
 	SidecarPort = 21000
@@ -99,7 +102,11 @@ func planBuiltin(c *Config, sec *Secrets) (supervisor.Topology, error) {
 		t.Services = append(t.Services, sidecarSpec(c, sec, ServiceCoordinator))
 	}
 	if c.Notebook.Enabled {
-		t.Services = append(t.Services, notebookSpec(c, sec, addr), sidecarSpec(c, sec, ServiceNotebook))
+		ca, err := sec.CA()
+		if err != nil {
+			return t, err
+		}
+		t.Services = append(t.Services, notebookSpec(c, sec, addr, ca.CertPEM), sidecarSpec(c, sec, ServiceNotebook))
 	}
 	if c.Mesh.Enabled {
 		// After the fixed subnets, so that Docker's choice avoids them.
@@ -192,7 +199,7 @@ func TrinoCluster(c *Config, sec *Secrets) trino.Cluster {
 	cl := trino.Cluster{
 		Environment: c.Trino.Environment, Version: c.Trino.Version,
 		Coordinator: trino.Node{ID: ServiceCoordinator, IP: addr.Coordinator},
-		HTTPPort:    TrinoHTTPPort, Memory: memoryPlan(c), GracePeriod: c.Trino.ShutdownGrace.D(),
+		HTTPSPort:   TrinoHTTPSPort, Memory: memoryPlan(c), GracePeriod: c.Trino.ShutdownGrace.D(),
 		System:   trino.SystemUsers{Management: ManagementUser, Orchestrator: OrchestratorUser},
 		Policies: trinoPolicies(c),
 	}
@@ -311,13 +318,22 @@ func passwordFile(c *Config, sec *Secrets, users []trino.User) ([]byte, error) {
 		if prev, _ := os.ReadFile(path + ".sum"); string(prev) == sum {
 			return old, nil
 		}
+		if sec.ReadOnly() { // a command that changes nothing: the file as it is
+			return old, nil
+		}
 		if trino.CheckPasswordFile(old, users) == nil { // still right: keep it (and its salt)
 			return old, os.WriteFile(path+".sum", []byte(sum), 0o600)
 		}
 	}
-	data, err := trino.PasswordFile(users, trino.DefaultBcryptCost)
-	if err != nil {
-		return nil, err
+	cost := trino.DefaultBcryptCost
+	if sec.ReadOnly() {
+		// Nothing is started from it, so nothing is written and bcrypt's
+		// slowness buys nothing.
+		cost = trino.MinBcryptCost
+	}
+	data, err := trino.PasswordFile(users, cost)
+	if err != nil || sec.ReadOnly() {
+		return data, err
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
@@ -347,6 +363,10 @@ func trinoSpecs(c *Config, sec *Secrets, addr Addresses) ([]supervisor.Spec, err
 			env[catalogEnv(secret)] = v
 		}
 	}
+	ca, err := sec.CA()
+	if err != nil {
+		return nil, err
+	}
 	var specs []supervisor.Spec
 	for i, n := range append([]trino.Node{cl.Coordinator}, cl.Workers...) {
 		files, err := trino.RenderNode(cl, n)
@@ -354,6 +374,14 @@ func trinoSpecs(c *Config, sec *Secrets, addr Addresses) ([]supervisor.Spec, err
 			return nil, err
 		}
 		files[trino.PasswordFilePath] = pw
+		// The node's HTTPS keystore (clients and the other nodes verify it
+		// against moat's CA) and that CA as its truststore.
+		cert, key, err := sec.EnsureCert(ca, trinoCertName(n), trinoLeaf(cl, n))
+		if err != nil {
+			return nil, err
+		}
+		files[trino.KeystorePath] = trino.KeystorePEM(cert, key, ca.CertPEM)
+		files[trino.TruststorePath] = ca.CertPEM
 		spec := trinoNodeSpec(c, n, files, env)
 		if i == 0 {
 			spec.MemoryBytes = memoryPlan(c).Coordinator.Container
@@ -376,6 +404,16 @@ func trinoSpecs(c *Config, sec *Secrets, addr Addresses) ([]supervisor.Spec, err
 	return specs, nil
 }
 
+// trinoCertName is where node n's key pair is kept in the secrets file.
+func trinoCertName(n trino.Node) string { return "pki_" + strings.ReplaceAll(n.ID, "-", "_") }
+
+// trinoLeaf is node n's certificate: a server for clients and nodes, and a
+// client for internal communication, naming what trino.NodeCertNames says.
+func trinoLeaf(cl trino.Cluster, n trino.Node) pki.Leaf {
+	dns, ips := trino.NodeCertNames(cl, n)
+	return pki.Leaf{Name: n.ID, DNSNames: dns, IPs: ips, Server: true, Client: true}
+}
+
 func trinoNodeSpec(c *Config, n trino.Node, files map[string][]byte, env map[string]string) supervisor.Spec {
 	spec := supervisor.Spec{
 		Name: n.ID, Image: c.Trino.Image, Env: env,
@@ -389,7 +427,7 @@ func trinoNodeSpec(c *Config, n trino.Node, files map[string][]byte, env map[str
 			path = filepath.Join(trino.ConfigDir, rel)
 		}
 		mode := os.FileMode(0o644)
-		if strings.Contains(path, "password") || strings.HasSuffix(path, ".json") {
+		if strings.Contains(path, "password") || strings.HasSuffix(path, ".json") || path == trino.KeystorePath {
 			mode = 0o600
 		}
 		spec.Files = append(spec.Files, supervisor.File{Path: path, Mode: mode, Content: files[rel], UID: 1000, GID: 1000})
@@ -472,16 +510,26 @@ func builtinSidecarSpec(c *Config, sec *Secrets, service string) supervisor.Spec
 	}
 }
 
-func notebookSpec(c *Config, sec *Secrets, addr Addresses) supervisor.Spec {
+// NotebookCAPath is where the notebook finds moat's CA (Trino's issuer).
+const NotebookCAPath = "/etc/moat/ca.pem"
+
+func notebookSpec(c *Config, sec *Secrets, addr Addresses, caPEM []byte) supervisor.Spec {
 	user := c.Notebook.User
 	spec := supervisor.Spec{
 		Name: ServiceNotebook, Image: c.Notebook.Image, Command: c.Notebook.Command,
 		Env: map[string]string{
 			"JUPYTER_TOKEN": sec.Ensure(SecretNotebook),
 			"TRINO_HOST":    "127.0.0.1", "TRINO_PORT": strconv.Itoa(NotebookUpstreamPort),
+			"TRINO_URL":  "https://127.0.0.1:" + strconv.Itoa(NotebookUpstreamPort),
 			"TRINO_USER": user, "TRINO_PASSWORD": UserPassword(c, sec, user),
+			// Trino's certificate is moat's CA's: Python (requests, ssl,
+			// the trino client), Go and curl verify it with these.
+			"TRINO_CA_FILE": NotebookCAPath, "REQUESTS_CA_BUNDLE": NotebookCAPath, "SSL_CERT_FILE": NotebookCAPath,
 		},
-		Files:    []supervisor.File{{Path: SampleNotebookPath, Mode: 0o644, Content: moatembed.SampleNotebook, UID: 1000, GID: 100}},
+		Files: []supervisor.File{
+			{Path: SampleNotebookPath, Mode: 0o644, Content: moatembed.SampleNotebook, UID: 1000, GID: 100},
+			{Path: NotebookCAPath, Mode: 0o644, Content: caPEM},
+		},
 		Networks: []supervisor.Attachment{{Network: MeshNetwork, IP: addr.Notebook.String(), Aliases: []string{ServiceNotebook}}},
 		Ports: []supervisor.Port{
 			{HostIP: "127.0.0.1", HostPort: c.Notebook.Port, ContainerPort: 8888},

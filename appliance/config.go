@@ -33,6 +33,8 @@ type Appliance struct {
 	StableAfter           Duration `toml:"stable_after"`
 	CrashLoopFailures     int      `toml:"crash_loop_failures"`
 	CrashLoopWindow       Duration `toml:"crash_loop_window"`
+	CrashLoop             string   `toml:"crash_loop"`       // retry | stop
+	CrashLoopRetry        Duration `toml:"crash_loop_retry"` // delay between tries of a crash-looping service
 	MinFreeDisk           Bytes    `toml:"min_free_disk"`
 	ReportTimeout         Duration `toml:"report_timeout"`
 }

@@ -3,6 +3,7 @@ package appliance
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -211,7 +212,7 @@ func (k *Control) registrations() []mesh.Registration {
 	if k.cfg.Trino.Enabled {
 		out = append(out, mesh.Registration{
 			Service: ServiceCoordinator, ID: ServiceCoordinator,
-			Address: k.addr.Coordinator.String(), Port: TrinoHTTPPort,
+			Address: k.addr.Coordinator.String(), Port: TrinoHTTPSPort,
 			SidecarPort: SidecarPort, SidecarAddress: k.addr.CoordinatorMesh.String(),
 			LocalRequestTimeout: 10 * time.Minute,
 		})
@@ -254,7 +255,11 @@ func (k *Control) MirrorHealth(ctx context.Context, t supervisor.Transition) err
 // which cannot be used because the node binds only its private address).
 func (k *Control) NodeReady(ip string) func(context.Context) error {
 	return func(ctx context.Context) error {
-		info, err := trino.Info(ctx, http.DefaultClient, "http://"+net.JoinHostPort(ip, strconv.Itoa(TrinoHTTPPort)))
+		client, err := k.trinoClient()
+		if err != nil {
+			return err
+		}
+		info, err := trino.Info(ctx, client, "https://"+net.JoinHostPort(ip, strconv.Itoa(TrinoHTTPSPort)))
 		if err != nil {
 			return err
 		}
@@ -269,8 +274,12 @@ func (k *Control) NodeReady(ip string) func(context.Context) error {
 // shutdown), signed with the shared secret: no password leaves moat.
 func (k *Control) ShutdownWorker(ip string) func(context.Context) error {
 	return func(ctx context.Context) error {
-		base := "http://" + net.JoinHostPort(ip, strconv.Itoa(TrinoHTTPPort))
-		return trino.ShutdownInternal(ctx, http.DefaultClient, base, k.sec.Ensure(SecretTrinoShared), ManagementUser)
+		client, err := k.trinoClient()
+		if err != nil {
+			return err
+		}
+		base := "https://" + net.JoinHostPort(ip, strconv.Itoa(TrinoHTTPSPort))
+		return trino.ShutdownInternal(ctx, client, base, k.sec.Ensure(SecretTrinoShared), ManagementUser)
 	}
 }
 
@@ -298,6 +307,27 @@ func (k *Control) Identity(ctx context.Context) (*mesh.Identity, error) {
 	return id, nil
 }
 
+// trinoTLS trusts moat's CA alone: the issuer of every Trino certificate.
+func (k *Control) trinoTLS() (*tls.Config, error) {
+	ca, err := k.sec.CA()
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+}
+
+// trinoClient reaches a Trino node's HTTPS port directly (readiness and
+// graceful shutdown, on the private network), verifying its certificate.
+func (k *Control) trinoClient() (*http.Client, error) {
+	conf, err := k.trinoTLS()
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: conf}}, nil
+}
+
 // DB opens Trino through the mesh as the orchestrator, running queries as
 // sessionUser ("" = orchestrator itself).
 func (k *Control) DB(ctx context.Context, sessionUser, source string) (*sql.DB, error) {
@@ -305,10 +335,17 @@ func (k *Control) DB(ctx context.Context, sessionUser, source string) (*sql.DB, 
 	if err != nil {
 		return nil, err
 	}
+	inner, err := k.trinoTLS()
+	if err != nil {
+		return nil, err
+	}
+	inner.ServerName = ServiceCoordinator
+	// Standard TLS to Trino, verified against moat's CA, carried inside the
+	// mesh mTLS to the coordinator's sidecar.
 	return trino.Open(ctx, trino.Endpoint{
-		URL:  "https://" + ServiceCoordinator + ":" + strconv.Itoa(TrinoHTTPPort),
+		URL:  "https://" + ServiceCoordinator + ":" + strconv.Itoa(TrinoHTTPSPort),
 		User: OrchestratorUser, Password: k.sec.Ensure(SecretOrchestrator),
-		SessionUser: sessionUser, HTTPClient: id.HTTPClient(ServiceCoordinator), Source: source,
+		SessionUser: sessionUser, HTTPClient: id.TLSHTTPClient(ServiceCoordinator, inner), Source: source,
 	})
 }
 
@@ -403,6 +440,14 @@ func probeCommands(kind, target string) [][]string {
 	}
 }
 
+// missingProgram tells an exec whose program is absent from the image
+// (the runtime's 126/127, or its "no such file" start error) from a probe
+// that ran and failed.
+func missingProgram(code int, out string) bool {
+	return code == 126 || code == 127 || strings.Contains(out, "executable file not found") ||
+		(strings.Contains(out, "exec failed") && strings.Contains(out, "no such file or directory"))
+}
+
 // ProbeFrom tries target (a URL for kind "http", host:port for "tcp") from
 // inside service's container. It reports whether target answered, with the
 // probe's words; err means no probe could run there.
@@ -412,7 +457,7 @@ func (k *Control) ProbeFrom(ctx context.Context, service, kind, target string) (
 	}
 	for _, cmd := range probeCommands(kind, target) {
 		code, out, err := k.Exec(ctx, service, cmd)
-		if err != nil {
+		if err != nil || missingProgram(code, out) {
 			continue // that program is not in this image
 		}
 		return code == 0, strings.TrimSpace(out), nil
@@ -423,7 +468,9 @@ func (k *Control) ProbeFrom(ctx context.Context, service, kind, target string) (
 // UpstreamReady is the notebook sidecar's gate: from inside the notebook,
 // Trino answers at the sidecar's localhost upstream.
 func (k *Control) UpstreamReady(ctx context.Context) error {
-	url := fmt.Sprintf("http://127.0.0.1:%d/v1/info", NotebookUpstreamPort)
+	// HTTPS verified against moat's CA: SSL_CERT_FILE in the notebook's
+	// environment names it (Go and Python's ssl read it).
+	url := fmt.Sprintf("https://127.0.0.1:%d/v1/info", NotebookUpstreamPort)
 	ok, detail, err := k.ProbeFrom(ctx, ServiceNotebook, "http", url)
 	if err != nil || ok {
 		return err

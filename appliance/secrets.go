@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/BurntSushi/toml"
@@ -28,6 +29,17 @@ const (
 	SecretPasswordDBKey = "password_db_key" // keys the HMAC that tells whether password.db is current
 )
 
+// Generated reports whether moat itself makes and uses the secret name
+// (tokens, its own passwords, the shared secret, its CA and keys): setting
+// one by hand breaks what moat set up with it.
+func Generated(name string) bool {
+	switch name {
+	case SecretDashboard, SecretNotebook, SecretConsul, SecretTrinoShared, SecretManagement, SecretOrchestrator, SecretPasswordDBKey:
+		return true
+	}
+	return strings.HasPrefix(name, tokenSecret("")) || strings.HasPrefix(name, "pki_")
+}
+
 // Secrets are moat's generated and user-given secrets. They live only in
 // <data_dir>/secrets.toml and in the environment of the containers that need
 // them; String never prints a value.
@@ -39,11 +51,30 @@ type Secrets struct {
 	mu     sync.Mutex
 	values map[string]string
 	dirty  bool
+	// readOnly secrets (OpenSecretsReadOnly) never change the file: what
+	// Ensure or Set would add lives in overlay, in this process only.
+	readOnly bool
+	overlay  map[string]string
 }
+
+// ErrSecretsReadOnly is Save's answer for secrets opened read-only.
+var ErrSecretsReadOnly = errors.New("secrets were opened read-only: only `moat up` generates them")
 
 // OpenSecrets reads the secrets file in dataDir, or starts an empty one.
 func OpenSecrets(dataDir string) (*Secrets, error) {
-	s := &Secrets{path: filepath.Join(dataDir, SecretsFile), values: map[string]string{}}
+	return openSecrets(dataDir, false)
+}
+
+// OpenSecretsReadOnly reads the secrets file in dataDir (or none) for a
+// command that must change nothing: Ensure returns the stored value or a
+// placeholder kept in memory, Set changes only this process's view, and Save
+// refuses to write.
+func OpenSecretsReadOnly(dataDir string) (*Secrets, error) {
+	return openSecrets(dataDir, true)
+}
+
+func openSecrets(dataDir string, readOnly bool) (*Secrets, error) {
+	s := &Secrets{path: filepath.Join(dataDir, SecretsFile), values: map[string]string{}, readOnly: readOnly, overlay: map[string]string{}}
 	data, err := os.ReadFile(s.path)
 	if errors.Is(err, os.ErrNotExist) {
 		return s, nil
@@ -60,43 +91,50 @@ func OpenSecrets(dataDir string) (*Secrets, error) {
 	return s, nil
 }
 
-// Get returns a secret.
+// Get returns a secret (for read-only secrets, also what this process
+// generated in memory).
 func (s *Secrets) Get(name string) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, ok := s.values[name]
+	return s.get(name)
+}
+
+func (s *Secrets) get(name string) (string, bool) {
+	if v, ok := s.values[name]; ok {
+		return v, ok
+	}
+	v, ok := s.overlay[name]
 	return v, ok
 }
 
+// ReadOnly reports whether s was opened with OpenSecretsReadOnly.
+func (s *Secrets) ReadOnly() bool { return s.readOnly }
+
 // Ensure returns the secret name, generating a random one first if missing.
 func (s *Secrets) Ensure(name string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if v, ok := s.values[name]; ok && v != "" {
-		return v
-	}
-	b := make([]byte, 24)
-	rand.Read(b)
-	v := base64.RawURLEncoding.EncodeToString(b)
-	s.values[name] = v
-	s.dirty = true
-	return v
+	return s.ensure(name, func(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }, 24)
 }
 
 // EnsureUUID is Ensure for secrets that must be UUIDs (Consul ACL tokens).
 func (s *Secrets) EnsureUUID(name string) string {
+	return s.ensure(name, func(b []byte) string {
+		b[6] = b[6]&0x0f | 0x40
+		b[8] = b[8]&0x3f | 0x80
+		return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+	}, 16)
+}
+
+// ensure returns name's value or stores format(n random bytes).
+func (s *Secrets) ensure(name string, format func([]byte) string, n int) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if v, ok := s.values[name]; ok && v != "" {
+	if v, ok := s.get(name); ok && v != "" {
 		return v
 	}
-	b := make([]byte, 16)
+	b := make([]byte, n)
 	rand.Read(b)
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	v := fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
-	s.values[name] = v
-	s.dirty = true
+	v := format(b)
+	s.set(name, v)
 	return v
 }
 
@@ -104,6 +142,14 @@ func (s *Secrets) EnsureUUID(name string) string {
 func (s *Secrets) Set(name, value string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.set(name, value)
+}
+
+func (s *Secrets) set(name, value string) {
+	if s.readOnly {
+		s.overlay[name] = value
+		return
+	}
 	if s.values[name] != value {
 		s.values[name] = value
 		s.dirty = true
@@ -123,9 +169,13 @@ func (s *Secrets) Names() []string {
 }
 
 // Save writes the file (mode 0600) atomically when something changed.
+// Secrets opened read-only are never written: Save says so.
 func (s *Secrets) Save() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.readOnly {
+		return ErrSecretsReadOnly
+	}
 	if !s.dirty {
 		return nil
 	}

@@ -76,7 +76,7 @@ func (r Recorder) RecordTransition(ctx context.Context, t supervisor.Transition)
 		Name: t.Service, ContainerID: t.InstanceID, State: string(t.To), Health: string(t.Health),
 		Restarts: t.Restarts, LastProbe: t.LastProbe, WaitingOn: t.WaitingOn, At: t.Time,
 	}
-	if t.To == supervisor.PhaseFailed {
+	if t.To == supervisor.PhaseFailed || t.To == supervisor.PhaseCrashLooping {
 		o.FailedReason = t.Reason
 	}
 	if err := r.Store.UpdateObserved(ctx, o); err != nil {
@@ -84,7 +84,7 @@ func (r Recorder) RecordTransition(ctx context.Context, t supervisor.Transition)
 	}
 	sev := ""
 	switch t.To {
-	case supervisor.PhaseFailed:
+	case supervisor.PhaseFailed, supervisor.PhaseCrashLooping:
 		sev = state.SeverityError
 	case supervisor.PhaseRestarting, supervisor.PhaseUnhealthy:
 		sev = state.SeverityWarn

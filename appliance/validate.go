@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -145,18 +146,34 @@ func (k *checker) appliance(a Appliance) {
 	k.positive("appliance.stable_after", a.StableAfter)
 	k.positive("appliance.crash_loop_window", a.CrashLoopWindow)
 	k.positive("appliance.report_timeout", a.ReportTimeout)
-	if err := a.backoff().Validate(); err != nil {
+	if err := a.RestartBackoff().Validate(); err != nil {
 		k.add("appliance."+strings.Fields(err.Error())[0], nil, "%s", strings.SplitN(err.Error(), ": ", 2)[1])
 	}
 	if a.CrashLoopFailures < 1 || a.CrashLoopFailures > 100 {
 		k.add("appliance.crash_loop_failures", a.CrashLoopFailures, "must be between 1 and 100")
 	}
+	if !oneOf(a.CrashLoop, "retry", "stop") {
+		k.add("appliance.crash_loop", a.CrashLoop, "must be retry (try a crash-looping service again every crash_loop_retry) or stop (mark it failed for good)")
+	}
+	if a.CrashLoop != "stop" {
+		k.positive("appliance.crash_loop_retry", a.CrashLoopRetry)
+	}
 }
 
-func (a Appliance) backoff() supervisor.Backoff {
+// RestartBackoff is the supervisor's restart delay policy.
+func (a Appliance) RestartBackoff() supervisor.Backoff {
 	b := supervisor.DefaultBackoff
 	b.Initial, b.Max, b.StableAfter = a.RestartBackoffInitial.D(), a.RestartBackoffMax.D(), a.StableAfter.D()
 	return b
+}
+
+// CrashLoopPolicy is the supervisor's rule for a service that cannot become
+// healthy.
+func (a Appliance) CrashLoopPolicy() supervisor.CrashLoop {
+	return supervisor.CrashLoop{
+		Failures: a.CrashLoopFailures, Window: a.CrashLoopWindow.D(),
+		Retry: a.CrashLoopRetry.D(), Stop: a.CrashLoop == "stop",
+	}
 }
 
 func (k *checker) positive(field string, d Duration) {
@@ -208,9 +225,12 @@ func (k *checker) meshNeeded(c *Config) {
 }
 
 // image checks ref with Docker's reference grammar.
+//
+// An absolute path is the process runtime's "image" (MOAT_RUNTIME=process
+// runs that executable); Docker refuses it at pre-flight.
 func (k *checker) image(field, ref, example string) {
 	_, err := reference.ParseNormalizedNamed(ref)
-	if err == nil {
+	if err == nil || filepath.IsAbs(ref) {
 		return
 	}
 	hint := "write [REGISTRY/]NAME[:TAG][@DIGEST] in lowercase, e.g. " + example

@@ -21,11 +21,11 @@ func (k *checker) dashboard(d Dashboard) {
 	}
 	ap, err := netip.ParseAddrPort(d.Listen)
 	if err != nil || ap.Port() == 0 {
-		k.add("dashboard.listen", d.Listen, "must be IP:PORT with a port between 1 and 65535, such as 127.0.0.1:7700")
+		k.add("dashboard.listen", d.Listen, "must be IP:PORT with a port between 1 and 65535, such as 127.77.0.1:7700")
 		return
 	}
 	if !ap.Addr().IsLoopback() {
-		k.add("dashboard.listen", d.Listen, "the dashboard listens on loopback only (127.0.0.1 or [::1]): to reach it from another machine use an SSH tunnel (ssh -L %d:127.0.0.1:%d HOST) or a reverse proxy with TLS in front of it",
+		k.add("dashboard.listen", d.Listen, "the dashboard listens on loopback only (127.0.0.0/8 or [::1]; the default is 127.77.0.1:7700): to reach it from another machine use an SSH tunnel (ssh -L %d:127.77.0.1:%d HOST) or a reverse proxy with TLS in front of it",
 			ap.Port(), ap.Port())
 	}
 }

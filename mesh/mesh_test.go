@@ -62,6 +62,18 @@ func startPair(t testing.TB) *meshPair {
 		}
 		return err
 	})
+	// The sidecar's health is its application's (an alias check), so the
+	// catalog says nothing of its listener: wait until that is bound, and
+	// a's upstream too.
+	for _, port := range []int{p.bPublic, p.upstreamPort} {
+		testenv.Eventually(t, 60*time.Second, 50*time.Millisecond, "a sidecar listening on "+itoa(port), func() error {
+			c, err := net.DialTimeout("tcp", "127.0.0.1:"+itoa(port), time.Second)
+			if err == nil {
+				c.Close()
+			}
+			return err
+		})
+	}
 	return p
 }
 

@@ -1,8 +1,9 @@
 // Package supervisor is moat's lifecycle engine: a dependency graph of
 // services with start conditions (started, healthy, completed), health-gated
 // parallel start, bounded waits whose timeouts name the service, its last
-// probe and its last log lines, restarts with exponential backoff and jitter,
-// crash-loop detection, reconciliation against labelled runtime objects
+// probe and its last log lines, restarts with exponential backoff and jitter
+// (a service killed from outside always comes back), crash loops retried at a
+// long capped delay, dependents held while a dependency is down, reconciliation against labelled runtime objects
 // (adopt, replace, remove orphans), rollback of a failed start, and shutdown
 // in reverse order.
 //

@@ -17,6 +17,10 @@ type DownOptions struct {
 	DefaultGrace time.Duration
 }
 
+// defaultStopGrace is the stop grace period of a service whose spec sets
+// none, unless DownOptions say otherwise.
+const defaultStopGrace = 10 * time.Second
+
 // Down stops every instance of the project in reverse dependency order
 // (PreStop hook, stop signal, grace period, kill), removes instances and
 // networks, and volumes when asked. It works from the runtime's labels, so it
@@ -25,14 +29,12 @@ type DownOptions struct {
 func (e *Engine) Down(ctx context.Context, o DownOptions) error {
 	defer e.delivery.flush()
 	if o.DefaultGrace == 0 {
-		o.DefaultGrace = 10 * time.Second
+		o.DefaultGrace = defaultStopGrace
 	}
 	e.mu.Lock()
 	for _, s := range e.services {
 		s.stopping = true
-		if s.restartTimer != nil {
-			s.restartTimer.Stop()
-		}
+		e.cancelRestartLocked(s)
 	}
 	topo := e.topo
 	e.mu.Unlock()

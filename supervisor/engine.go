@@ -13,17 +13,18 @@ import (
 type Phase string
 
 const (
-	PhasePending    Phase = "pending"    // not started by this moat yet
-	PhaseWaiting    Phase = "waiting"    // waiting on its dependencies
-	PhaseStarting   Phase = "starting"   // running, probe or gate not passed yet
-	PhaseRunning    Phase = "running"    // running, no probe
-	PhaseHealthy    Phase = "healthy"    // probe and gate pass
-	PhaseUnhealthy  Phase = "unhealthy"  // probe failing
-	PhaseRestarting Phase = "restarting" // exited; restart scheduled
-	PhaseCompleted  Phase = "completed"  // exited 0 and is not restarted
-	PhaseFailed     Phase = "failed"     // given up: crash loop, timeout, error
-	PhaseStopping   Phase = "stopping"
-	PhaseStopped    Phase = "stopped"
+	PhasePending      Phase = "pending"       // not started by this moat yet
+	PhaseWaiting      Phase = "waiting"       // waiting on its dependencies
+	PhaseStarting     Phase = "starting"      // running, probe or gate not passed yet
+	PhaseRunning      Phase = "running"       // running, no probe
+	PhaseHealthy      Phase = "healthy"       // probe and gate pass
+	PhaseUnhealthy    Phase = "unhealthy"     // probe failing
+	PhaseRestarting   Phase = "restarting"    // exited; restart scheduled
+	PhaseCrashLooping Phase = "crash-looping" // cannot become healthy (CrashLoop); tried again later
+	PhaseCompleted    Phase = "completed"     // exited 0 and is not restarted
+	PhaseFailed       Phase = "failed"        // given up: crash loop (Stop), timeout, error
+	PhaseStopping     Phase = "stopping"
+	PhaseStopped      Phase = "stopped"
 )
 
 // Transition is one change of a service's phase. The engine hands it to the
@@ -39,6 +40,7 @@ type Transition struct {
 	Health     Health
 	LastProbe  string
 	WaitingOn  string
+	NextTry    time.Time // when a restarting or crash-looping service is tried again
 }
 
 // Recorder stores transitions durably. When it fails, the engine reports the
@@ -94,20 +96,30 @@ type Engine struct {
 
 // service is the engine's view of one service. Guarded by Engine.mu.
 type service struct {
-	spec         Spec
-	id           string
-	phase        Phase
-	health       Health
-	reason       string
-	lastProbe    string
-	waitingOn    string
-	restarts     int
-	startedAt    time.Time
-	failures     failureLog
-	stopping     bool // moat is stopping it: an exit is expected
-	expectExit   bool // moat killed it (unhealthy, netns peer restarted)
-	restartTimer Timer
-	gateRun      int // generation of the running gate loop
+	spec      Spec
+	id        string
+	phase     Phase
+	health    Health
+	reason    string
+	lastProbe string
+	waitingOn string
+	restarts  int
+	startedAt time.Time
+	failures  failureLog
+	stopping  bool // moat is stopping it: an exit is expected
+	// expectExit says why moat ended the instance to start it again at
+	// once (its netns peer restarted, a Restart request); "" for none.
+	expectExit string
+	// wasUp: this run reached healthy (or running, without a probe).
+	wasUp bool
+	// killedUnhealthy: moat killed this run because it turned unhealthy.
+	killedUnhealthy bool
+	// holding: its restart (or, while it runs unhealthy, its kill) waits
+	// until its dependencies are met again (waitingOn says which).
+	holding      bool
+	restartTimer Timer     // the pending restart, recheck or retry
+	nextTry      time.Time // when restartTimer fires
+	gateRun      int       // generation of the running gate loop
 	changed      chan struct{}
 }
 
@@ -121,6 +133,9 @@ func New(o Options) *Engine {
 	}
 	if o.CrashLoop == (CrashLoop{}) {
 		o.CrashLoop = DefaultCrashLoop
+	}
+	if o.CrashLoop.Retry <= 0 {
+		o.CrashLoop.Retry = DefaultCrashLoop.Retry
 	}
 	if o.DefaultStartTimeout == 0 {
 		o.DefaultStartTimeout = 2 * time.Minute
@@ -169,9 +184,7 @@ func (e *Engine) Close() {
 	e.mu.Lock()
 	e.closed = true
 	for _, s := range e.services {
-		if s.restartTimer != nil {
-			s.restartTimer.Stop()
-		}
+		e.cancelRestartLocked(s)
 	}
 	e.mu.Unlock()
 	if e.cancel != nil {
@@ -292,13 +305,34 @@ func (e *Engine) setPhaseLocked(s *service, to Phase, reason string) {
 	if s.phase == to && s.reason == reason {
 		return
 	}
+	switch to {
+	case PhaseHealthy, PhaseRunning:
+		s.wasUp, s.holding, s.waitingOn = true, false, ""
+		if to == PhaseHealthy {
+			s.failures.looping = false // it can become healthy
+		}
+	case PhaseStarting:
+		s.holding, s.waitingOn = false, ""
+	}
 	t := Transition{
 		Time: e.o.Clock.Now(), Service: s.spec.Name, From: s.phase, To: to, Reason: reason,
 		InstanceID: s.id, Restarts: s.restarts, Health: s.health, LastProbe: s.lastProbe, WaitingOn: s.waitingOn,
+		NextTry: s.nextTry,
 	}
 	s.phase, s.reason = to, reason
 	e.notifyLocked(s)
 	e.delivery.push(t)
+	e.resumeDependentsLocked(s)
+}
+
+// cancelRestartLocked stops s's pending timer; a callback already under way
+// sees it is no longer current and does nothing.
+func (e *Engine) cancelRestartLocked(s *service) {
+	if s.restartTimer != nil {
+		s.restartTimer.Stop()
+		s.restartTimer = nil
+	}
+	s.nextTry = time.Time{}
 }
 
 func (e *Engine) notifyLocked(s *service) {
@@ -324,6 +358,7 @@ type ServiceStatus struct {
 	StartedAt  time.Time
 	LastProbe  string
 	WaitingOn  string
+	NextTry    time.Time // when a restarting or crash-looping service is tried again
 	Ports      []Port
 	DependsOn  []Dependency
 }
@@ -341,7 +376,7 @@ func (e *Engine) Status() []ServiceStatus {
 		out = append(out, ServiceStatus{
 			Name: sp.Name, Phase: s.phase, Health: s.health, Reason: s.reason, InstanceID: s.id,
 			Restarts: s.restarts, StartedAt: s.startedAt, LastProbe: s.lastProbe, WaitingOn: s.waitingOn,
-			Ports: sp.Ports, DependsOn: deps(sp),
+			NextTry: s.nextTry, Ports: sp.Ports, DependsOn: deps(sp),
 		})
 	}
 	return out
@@ -352,6 +387,8 @@ func satisfied(s *service, cond Condition) (bool, error) {
 	switch s.phase {
 	case PhaseFailed:
 		return false, fmt.Errorf("%s failed: %s", s.spec.Name, s.reason)
+	case PhaseCrashLooping:
+		return false, fmt.Errorf("%s is crash-looping: %s", s.spec.Name, s.reason)
 	case PhaseStopped, PhaseStopping:
 		return false, fmt.Errorf("%s was stopped", s.spec.Name)
 	}

@@ -96,12 +96,22 @@ func TestRestartWaitsForBackoffOnTheClock(t *testing.T) {
 		t.Fatalf("the second failure: %+v (want the delay doubled)", tr)
 	}
 	clk.Advance(20 * time.Second)
-	w.awaitReason("crasher", supervisor.PhaseFailed, "crash loop: failed 3 times within 5m0s")
-	if s := status(eng, "crasher"); s.Restarts != 2 {
+	// The third failure within the window: tried again after the long delay.
+	w.awaitReason("crasher", supervisor.PhaseCrashLooping, "crash loop: failed 3 times within 5m0s; last: exited with code 2; next try at 00:05:30 (in 5m0s)")
+	if s := status(eng, "crasher"); s.Restarts != 2 || !s.NextTry.Equal(clk.Now().Add(5*time.Minute)) {
 		t.Fatalf("crash loop: %+v", s)
 	}
-	if clk.Pending() != 0 {
-		t.Errorf("%d timers pending after the service failed", clk.Pending())
+	if clk.Pending() != 1 {
+		t.Errorf("%d timers pending for a crash-looping service, want its next try", clk.Pending())
+	}
+	clk.Advance(5*time.Minute - time.Second)
+	if s := status(eng, "crasher"); s.Restarts != 2 {
+		t.Fatalf("tried again before the delay: %+v", s)
+	}
+	clk.Advance(time.Second)
+	// Still not healthy: the next try is after the long delay again.
+	if tr := w.awaitReason("crasher", supervisor.PhaseCrashLooping, "crash loop: failed again before it was healthy; last: exited with code 2; next try at 00:10:30"); tr.Restarts != 3 {
+		t.Fatalf("the try after the delay: %+v", tr)
 	}
 }
 

@@ -53,28 +53,46 @@ func (b Backoff) Validate() error {
 	return nil
 }
 
-// CrashLoop says when restarting stops: Failures failures within Window mark
-// the service failed.
+// CrashLoop says what a service that cannot become healthy leads to: Failures
+// failures within Window are a crash loop. In a crash loop the service is
+// tried again every Retry (Kubernetes' CrashLoopBackOff), until it is
+// healthy again; with Stop it is failed for good instead.
+//
+// Only a run that ended by the service's own doing counts: a service that was
+// up and is killed from outside (SIGKILL as `docker kill` or an OOM kill
+// sends, SIGTERM as a daemon shutdown sends, or gone) is restarted with the
+// backoff however often that happens.
 type CrashLoop struct {
 	Failures int
 	Window   time.Duration
+	Retry    time.Duration // delay between tries of a crash-looping service
+	Stop     bool          // fail for good instead of retrying
 }
 
-// DefaultCrashLoop gives up after 5 failures in 2 minutes.
-var DefaultCrashLoop = CrashLoop{Failures: 5, Window: 2 * time.Minute}
+// DefaultCrashLoop: 5 failures in 2 minutes are a crash loop, tried again
+// every 5 minutes.
+var DefaultCrashLoop = CrashLoop{Failures: 5, Window: 2 * time.Minute, Retry: 5 * time.Minute}
 
-// failureLog remembers recent failure times of one service.
+// killedCode reports whether exit code says an instance was killed rather
+// than exited by itself: SIGKILL (137: `docker kill`, an OOM kill), SIGTERM
+// (143: `docker stop`, a daemon shutting down), or gone (negative).
+func killedCode(code int) bool { return code == 137 || code == 143 || code < 0 }
+
+// failureLog remembers recent failures of one service.
 type failureLog struct {
-	times       []time.Time
-	consecutive int // failures since the last stable run, for the backoff
+	times       []time.Time // failures within the window that count toward a crash loop
+	consecutive int         // failures since the last stable run, for the backoff
+	looping     bool        // in a crash loop until it is healthy again or runs stably
 }
 
 // record adds a failure at now. uptime is how long the instance ran before it
-// failed: a stable run resets the consecutive count. It reports whether the
-// service is now in a crash loop.
-func (f *failureLog) record(now time.Time, uptime time.Duration, b Backoff, c CrashLoop) (looping bool) {
+// failed: a stable run resets the consecutive count and ends a crash loop.
+// counts says whether the failure is the service's own (see CrashLoop). It
+// reports whether the service is now in a crash loop.
+func (f *failureLog) record(now time.Time, uptime time.Duration, counts bool, b Backoff, c CrashLoop) (looping bool) {
 	if uptime >= b.StableAfter {
 		f.consecutive = 0
+		f.looping = false
 	}
 	f.consecutive++
 	keep := f.times[:0]
@@ -83,6 +101,13 @@ func (f *failureLog) record(now time.Time, uptime time.Duration, b Backoff, c Cr
 			keep = append(keep, t)
 		}
 	}
-	f.times = append(keep, now)
-	return len(f.times) >= c.Failures
+	f.times = keep
+	if !counts {
+		return false
+	}
+	f.times = append(f.times, now)
+	if len(f.times) >= c.Failures {
+		f.looping = true
+	}
+	return f.looping
 }

@@ -38,26 +38,26 @@ func TestCrashLoopWindowWithFakeClock(t *testing.T) {
 	c := CrashLoop{Failures: 3, Window: 30 * time.Second}
 	var f failureLog
 	// Two quick failures, then one after the window: not a loop.
-	if f.record(clk.Now(), time.Second, b, c) {
+	if f.record(clk.Now(), time.Second, true, b, c) {
 		t.Fatal("loop after 1 failure")
 	}
 	clk.Advance(10 * time.Second)
-	if f.record(clk.Now(), time.Second, b, c) {
+	if f.record(clk.Now(), time.Second, true, b, c) {
 		t.Fatal("loop after 2 failures")
 	}
 	clk.Advance(21 * time.Second)
-	if f.record(clk.Now(), time.Second, b, c) {
+	if f.record(clk.Now(), time.Second, true, b, c) {
 		t.Fatal("the first failure left the window: not a loop yet")
 	}
 	clk.Advance(5 * time.Second)
-	if !f.record(clk.Now(), time.Second, b, c) {
+	if !f.record(clk.Now(), time.Second, true, b, c) {
 		t.Fatal("3 failures within 30s: want a crash loop")
 	}
 	if f.consecutive != 4 {
 		t.Errorf("consecutive = %d, want 4", f.consecutive)
 	}
 	// A stable run resets the backoff count.
-	f.record(clk.Now(), 2*time.Minute, b, c)
+	f.record(clk.Now(), 2*time.Minute, true, b, c)
 	if f.consecutive != 1 {
 		t.Errorf("after a stable run consecutive = %d, want 1", f.consecutive)
 	}

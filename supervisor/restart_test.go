@@ -88,19 +88,24 @@ func TestRestartPolicy(t *testing.T) {
 		phase  supervisor.Phase
 		reason string
 		delays []time.Duration
+		stop   bool // crash_loop = "stop"
 	}{
-		{"always restarts a clean exit", supervisor.RestartAlways, []int{0}, supervisor.PhaseRestarting, "exited with code 0; restarting in 10s", nil},
-		{"on-failure completes on 0", supervisor.RestartOnFailure, []int{0}, supervisor.PhaseCompleted, "exited with code 0", nil},
-		{"on-failure restarts on 2", supervisor.RestartOnFailure, []int{2}, supervisor.PhaseRestarting, "exited with code 2; restarting in 10s", nil},
-		{"never fails on 1", supervisor.RestartNever, []int{1}, supervisor.PhaseFailed, "exited with code 1", nil},
-		{"backoff doubles", supervisor.RestartAlways, []int{1, 1}, supervisor.PhaseRestarting, "exited with code 1; restarting in 20s", []time.Duration{10 * time.Second}},
+		{"always restarts a clean exit", supervisor.RestartAlways, []int{0}, supervisor.PhaseRestarting, "exited with code 0; restarting in 10s", nil, false},
+		{"on-failure completes on 0", supervisor.RestartOnFailure, []int{0}, supervisor.PhaseCompleted, "exited with code 0", nil, false},
+		{"on-failure restarts on 2", supervisor.RestartOnFailure, []int{2}, supervisor.PhaseRestarting, "exited with code 2; restarting in 10s", nil, false},
+		{"never fails on 1", supervisor.RestartNever, []int{1}, supervisor.PhaseFailed, "exited with code 1", nil, false},
+		{"backoff doubles", supervisor.RestartAlways, []int{1, 1}, supervisor.PhaseRestarting, "exited with code 1; restarting in 20s", []time.Duration{10 * time.Second}, false},
 		{
-			"crash loop: 3 failures within 5m", supervisor.RestartAlways, []int{1, 1, 7}, supervisor.PhaseFailed,
-			"crash loop: failed 3 times within 5m0s; last: exited with code 7; not restarting", []time.Duration{10 * time.Second, 20 * time.Second},
+			"crash loop: 3 failures within 5m, retried after 5m", supervisor.RestartAlways, []int{1, 1, 7}, supervisor.PhaseCrashLooping,
+			"crash loop: failed 3 times within 5m0s; last: exited with code 7; next try at 00:05:30 (in 5m0s)", []time.Duration{10 * time.Second, 20 * time.Second}, false,
+		},
+		{
+			"crash loop with stop: failed for good", supervisor.RestartAlways, []int{1, 1, 7}, supervisor.PhaseFailed,
+			"crash loop: failed 3 times within 5m0s; last: exited with code 7; not restarting", []time.Duration{10 * time.Second, 20 * time.Second}, true,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFake(t, true)
+			f := newFake(t, true, func(o *supervisor.Options) { o.CrashLoop.Stop = tc.stop })
 			s := svc("job")
 			s.Restart = tc.restart
 			f.mustUp(s)
@@ -120,7 +125,7 @@ func TestRestartPolicy(t *testing.T) {
 			if st := f.status("job"); st.Restarts != len(tc.delays) {
 				t.Errorf("restarts %d, want %d", st.Restarts, len(tc.delays))
 			}
-			if tc.phase != supervisor.PhaseRestarting && f.clk.Pending() != 0 {
+			if tc.phase != supervisor.PhaseRestarting && tc.phase != supervisor.PhaseCrashLooping && f.clk.Pending() != 0 {
 				t.Errorf("%d timers pending for a service that is not restarted", f.clk.Pending())
 			}
 		})

@@ -36,6 +36,9 @@ type Dependency struct {
 	Condition Condition `json:"condition"`
 }
 
+// String is "db (healthy)", as "waiting on" shows it.
+func (d Dependency) String() string { return d.Service + " (" + string(d.Condition) + ")" }
+
 // Network is a user-defined network of the project. Internal networks have no
 // route outside; Subnet (CIDR) lets services take fixed addresses.
 type Network struct {

@@ -100,9 +100,7 @@ func (e *Engine) forgetDroppedLocked(topo Topology) {
 			continue
 		}
 		s.stopping = true
-		if s.restartTimer != nil {
-			s.restartTimer.Stop()
-		}
+		e.cancelRestartLocked(s)
 		delete(e.services, name)
 		e.notifyLocked(s) // its waiters learn it is gone
 	}
@@ -127,7 +125,10 @@ func (e *Engine) installLocked(spec Spec, in Instance) {
 	s.spec = spec
 	s.id = in.ID
 	s.stopping = false
-	if s.phase == PhaseFailed || s.phase == PhaseStopped {
+	switch s.phase {
+	case PhaseFailed, PhaseStopped, PhaseCrashLooping:
+		// `moat up` again is the fix a person made: start over.
+		e.cancelRestartLocked(s)
 		s.phase = PhasePending
 		s.failures = failureLog{}
 	}
@@ -323,7 +324,7 @@ func (e *Engine) waitDeps(ctx context.Context, spec Spec) error {
 	for _, d := range deps(spec) {
 		e.mu.Lock()
 		s := e.services[spec.Name]
-		s.waitingOn = fmt.Sprintf("%s (%s)", d.Service, d.Condition)
+		s.waitingOn = d.String()
 		e.setPhaseLocked(s, PhaseWaiting, "waiting on "+s.waitingOn)
 		e.mu.Unlock()
 		if err := e.Wait(ctx, d.Service, d.Condition); err != nil {
@@ -415,9 +416,7 @@ func (e *Engine) rollback(att *attempt) error {
 	e.mu.Lock()
 	for _, s := range e.services {
 		s.stopping = true // nothing is restarted once up has failed
-		if s.restartTimer != nil {
-			s.restartTimer.Stop()
-		}
+		e.cancelRestartLocked(s)
 	}
 	e.mu.Unlock()
 	for _, id := range ids {

@@ -14,20 +14,22 @@ import (
 
 // Endpoint says how to reach the coordinator and as whom.
 type Endpoint struct {
-	URL         string // https://host:port of the coordinator's sidecar (through the mesh)
+	URL         string // https://host:port: the coordinator's TLS port, reached through the mesh
 	User        string // the authenticated principal
 	Password    string
-	SessionUser string       // the user the queries run as ("" = User); needs an impersonation rule
-	HTTPClient  *http.Client // carries every request, e.g. moat's mTLS mesh client; nil = http.DefaultClient
-	Source      string       // X-Trino-Source, e.g. "moat-report"
-	Catalog     string       // optional default catalog
-	Schema      string       // optional default schema
+	SessionUser string // the user the queries run as ("" = User); needs an impersonation rule
+	// HTTPClient carries every request; its transport must speak TLS to
+	// Trino verified against moat's CA (for moat: TLS inside the mesh mTLS
+	// connection). nil = http.DefaultClient.
+	HTTPClient *http.Client
+	Source     string // X-Trino-Source, e.g. "moat-report"
+	Catalog    string // optional default catalog
+	Schema     string // optional default schema
 }
 
 // Open returns a database/sql handle on the official Trino driver whose
-// requests all go through ep.HTTPClient, marked X-Forwarded-Proto: https and,
-// when ep.SessionUser is set, X-Trino-User: ep.SessionUser (see the package
-// documentation). It does not contact the server; errors never contain the
+// requests all go through ep.HTTPClient, marked, when ep.SessionUser is set,
+// X-Trino-User: ep.SessionUser (see the package documentation). It does not contact the server; errors never contain the
 // password.
 func Open(ctx context.Context, ep Endpoint) (*sql.DB, error) {
 	if err := ctx.Err(); err != nil {
@@ -45,7 +47,9 @@ func Open(ctx context.Context, ep Endpoint) (*sql.DB, error) {
 		base = http.DefaultClient
 	}
 	client := *base
-	client.Transport = &headerTransport{base: base.Transport, sessionUser: ep.SessionUser}
+	if ep.SessionUser != "" {
+		client.Transport = &headerTransport{base: base.Transport, sessionUser: ep.SessionUser}
+	}
 	server := url.URL{Scheme: u.Scheme, Host: u.Host, User: url.UserPassword(ep.User, ep.Password)}
 	conf := &trinoclient.Config{
 		ServerURI:  server.String(),
@@ -61,7 +65,7 @@ func Open(ctx context.Context, ep Endpoint) (*sql.DB, error) {
 	return sql.OpenDB(conn), nil
 }
 
-// headerTransport sets the headers every request to the coordinator needs.
+// headerTransport sets the session user on every request to the coordinator.
 type headerTransport struct {
 	base        http.RoundTripper
 	sessionUser string
@@ -69,12 +73,7 @@ type headerTransport struct {
 
 func (t *headerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	r := req.Clone(req.Context())
-	// The TLS hop ends at the coordinator's sidecar; Trino sees plain HTTP
-	// inside its own network namespace and would refuse the password.
-	r.Header.Set("X-Forwarded-Proto", "https")
-	if t.sessionUser != "" {
-		r.Header.Set("X-Trino-User", t.sessionUser)
-	}
+	r.Header.Set("X-Trino-User", t.sessionUser)
 	base := t.base
 	if base == nil {
 		base = http.DefaultTransport

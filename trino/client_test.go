@@ -15,10 +15,10 @@ import (
 	"time"
 )
 
-// moat/trino/trinotest does not exist yet, so these tests run the official
-// driver against a TLS httptest server that answers with Trino's documented
-// JSON (client protocol: POST /v1/statement, follow nextUri; /v1/info;
-// PUT /v1/info/state).
+// These tests run the official driver against a TLS httptest server that
+// answers with Trino's documented JSON (client protocol: POST /v1/statement,
+// follow nextUri; /v1/info; PUT /v1/info/state); trinotest_test.go runs it
+// against moat/trino/trinotest.
 
 const (
 	principal   = "orchestrator"
@@ -94,9 +94,17 @@ func (f *fakeTrino) statement(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Access Denied: Invalid credentials", http.StatusUnauthorized)
 		return
 	}
-	if r.Header.Get("X-Forwarded-Proto") != "https" {
+	if r.TLS == nil {
 		http.Error(w, "Password not allowed for insecure authentication", http.StatusForbidden)
 		return
+	}
+	// Like Trino without http-server.process-forwarded (airlift's
+	// RejectForwardedRequestCustomizer).
+	for name := range r.Header {
+		if strings.HasPrefix(strings.ToLower(name), "x-forwarded-") {
+			http.Error(w, "Server configuration does not allow processing of the "+name+" header", http.StatusNotAcceptable)
+			return
+		}
 	}
 	body, _ := io.ReadAll(r.Body)
 	f.mu.Lock()
@@ -172,7 +180,9 @@ func TestInfoAndShutdown(t *testing.T) {
 	}
 }
 
-func TestOpenSessionUserAndForwardedProto(t *testing.T) {
+// The client sends the session user and no X-Forwarded-* header: its TLS
+// reaches Trino end to end, so there is nothing to claim.
+func TestOpenSessionUserAndNoForwardedHeader(t *testing.T) {
 	f := newFakeTrino(t)
 	db := f.open(t, principalPW, "alice")
 	n, err := ActiveWorkers(context.Background(), db)
@@ -196,6 +206,11 @@ func TestOpenSessionUserAndForwardedProto(t *testing.T) {
 	}
 	if u, _, _ := f.requests[0].BasicAuth(); u != principal {
 		t.Errorf("basic-auth user = %q, want the principal %s", u, principal)
+	}
+	for name := range h {
+		if strings.HasPrefix(strings.ToLower(name), "x-forwarded-") {
+			t.Errorf("the client sent %s", name)
+		}
 	}
 }
 

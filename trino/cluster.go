@@ -13,8 +13,9 @@ import (
 const (
 	ConfigDir        = "/etc/trino"
 	DataDir          = "/data/trino"
-	KeystorePath     = ConfigDir + "/tls/node.pem" // key + chain (PEM) from the Consul CA, written by the caller
-	PasswordFilePath = ConfigDir + "/password.db"  // PasswordFile's output, written by the caller
+	KeystorePath     = ConfigDir + "/tls/keystore.pem" // KeystorePEM's output: the node's key and chain, written by the caller
+	TruststorePath   = ConfigDir + "/tls/ca.pem"       // moat's CA certificate (PEM), written by the caller
+	PasswordFilePath = ConfigDir + "/password.db"      // PasswordFile's output, written by the caller
 	RulesPath        = ConfigDir + "/rules.json"
 	SharedSecretEnv  = "TRINO_SHARED_SECRET"
 )
@@ -25,8 +26,7 @@ const MinVersion = 477
 
 // Defaults for zero fields of Cluster.
 const (
-	DefaultHTTPPort    = 8080
-	DefaultHTTPSPort   = 8443
+	DefaultHTTPSPort   = 8443            // Trino's only port: http-server.http.enabled=false
 	DefaultGracePeriod = 2 * time.Minute // Trino's own default for shutdown.grace-period
 )
 
@@ -54,8 +54,7 @@ type Cluster struct {
 	Version     int    // Trino release of the image, e.g. 483
 	Coordinator Node
 	Workers     []Node
-	HTTPPort    int // 0: DefaultHTTPPort
-	HTTPSPort   int // 0: DefaultHTTPSPort
+	HTTPSPort   int // http-server.https.port, the only port a node opens; 0: DefaultHTTPSPort
 	Memory      MemoryPlan
 	Catalogs    []Catalog
 	Policies    Policies
@@ -70,7 +69,6 @@ var (
 	logLevels     = []string{"DEBUG", "INFO", "WARN", "ERROR"}
 )
 
-func (c Cluster) httpPort() int             { return orDefault(c.HTTPPort, DefaultHTTPPort) }
 func (c Cluster) httpsPort() int            { return orDefault(c.HTTPSPort, DefaultHTTPSPort) }
 func (c Cluster) logLevel() string          { return orDefaultString(c.LogLevel, "INFO") }
 func (c Cluster) nodes() []Node             { return append([]Node{c.Coordinator}, c.Workers...) }
@@ -109,8 +107,8 @@ func (c Cluster) Validate() error {
 		add("trino version %d: moat writes configuration for Trino %d or newer; use a newer image", c.Version, MinVersion)
 	}
 	errs = append(errs, c.validateNodes()...)
-	if p, s := c.httpPort(), c.httpsPort(); p < 1 || p > 65535 || s < 1 || s > 65535 || p == s {
-		add("trino ports http=%d https=%d: want two different ports in 1-65535", p, s)
+	if p := c.httpsPort(); p < 1 || p > 65535 {
+		add("trino https port %d: want a port in 1-65535", p)
 	}
 	if c.GracePeriod < 0 {
 		add("trino grace period %s: must not be negative", c.GracePeriod)

@@ -12,13 +12,39 @@
 // # Files
 //
 // RenderNode returns every file a node needs, keyed by its path under
-// /etc/trino, except password.db: bcrypt hashes are salted, so PasswordFile
-// produces it once and the caller writes the same bytes on every node (and
-// keeps them while the passwords do not change, see CheckPasswordFile, so the
-// configuration hash of a container stays stable). Secrets never appear in a
-// rendered file: the internal shared secret and catalog passwords are
-// ${ENV:NAME} placeholders, which Trino resolves from the container's
-// environment; Env names the variables a node needs.
+// /etc/trino, except three the caller writes: password.db
+// (PasswordFilePath), the node's TLS keystore (KeystorePath) and moat's CA
+// certificate (TruststorePath). bcrypt hashes are salted, so PasswordFile
+// produces password.db once and the caller writes the same bytes on every
+// node (and keeps them while the passwords do not change, see
+// CheckPasswordFile, so the configuration hash of a container stays stable).
+// The keystore holds a private key: the caller issues each node a
+// certificate from moat's CA for the names NodeCertNames gives (for server
+// and client authentication) and writes KeystorePEM's output. Secrets never
+// appear in a rendered file: the internal shared secret and catalog
+// passwords are ${ENV:NAME} placeholders, which Trino resolves from the
+// container's environment; Env names the variables a node needs.
+//
+// # TLS
+//
+// A node opens one port, HTTPS (http-server.http.enabled=false,
+// http-server.https.port), serving the certificate in KeystorePath. Trino
+// reads a PEM keystore with airlift's PemReader: one file holding the
+// private key (PKCS#8 "PRIVATE KEY", or PKCS#1 "RSA/EC PRIVATE KEY") and the
+// certificate chain, the certificate matching the key becoming the leaf.
+// http-server.https.keystore.key is the key's password: it is needed only
+// for an encrypted ("ENCRYPTED PRIVATE KEY") key and may be omitted for an
+// unencrypted one, so RenderNode does not write it; the file is protected by
+// its mode instead. The same keystore is internal-communication's
+// (internal-communication.https.keystore.path) and moat's CA is the
+// truststore of both the internal client
+// (internal-communication.https.truststore.path) and the HTTPS server
+// (http-server.https.truststore.path): a keystore or truststore turns off
+// Trino's automatic internal certificates, nodes verify each other's
+// certificates (host names included) against moat's CA, and a node's
+// keystore presented as a client certificate, which Jetty asks for but does
+// not require, verifies too instead of failing the handshake against the
+// JVM's default roots.
 //
 // Every node gets the same security files (password authenticator, file
 // access control, rules.json): Trino's graceful-shutdown documentation
@@ -27,20 +53,22 @@
 //
 // # Why a password never crosses a network in clear text
 //
-// A client (moat's orchestrator, Jupyter) reaches the coordinator only through
-// the coordinator's sidecar. The hop from the client to the sidecar is mutual
-// TLS (Consul Connect). The sidecar shares the coordinator's network
-// namespace, so its last hop to Trino's HTTP port never leaves that namespace:
-// it is plain HTTP on the coordinator's own address, not on any network a
-// third party can see. Trino rejects passwords over plain HTTP unless it is
-// told the original request was HTTPS; the client therefore marks every
-// request with X-Forwarded-Proto: https and the coordinator trusts it
-// (http-server.process-forwarded=true). The password is thus encrypted on
-// every network it travels, and Trino still authenticates every request.
-// Node-to-node traffic stays on the private trino network, signed with the
-// shared secret and encrypted (internal-communication.https.required=true).
-// The coordinator binds only its private-network address (node.bind-ip), so
-// nothing on the mesh network reaches Trino except through the sidecar.
+// Trino has no plaintext port: every node serves HTTPS only, with a
+// certificate from moat's CA naming loopback and the node's fixed IP. A
+// client (moat's orchestrator, Jupyter, JDBC, the Python client) speaks
+// standard TLS to https://127.0.0.1:<upstream> and verifies the coordinator
+// with nothing but moat's CA file; the coordinator's sidecar carries those
+// bytes at L4 inside the mesh's mutual TLS, so the client's TLS session ends
+// in Trino itself, not in a proxy. Trino therefore sees every request arrive
+// over TLS and needs no hint: http-server.process-forwarded is off, so any
+// X-Forwarded-* header is refused (406) and no peer can claim a request came
+// over HTTPS; Open sends none. The password is encrypted end to end, and
+// Trino authenticates every request. Node-to-node traffic stays on the
+// private trino network, signed with the shared secret and over HTTPS
+// (internal-communication.https.required=true), each node verifying its
+// peers against moat's CA. A node binds only its private-network address
+// (node.bind-ip), so nothing on the mesh network reaches Trino except
+// through the sidecar.
 //
 // # Session user and impersonation
 //

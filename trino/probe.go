@@ -94,9 +94,10 @@ func Shutdown(ctx context.Context, client *http.Client, baseURL, user, password 
 
 // ShutdownInternal asks a node to shut down gracefully as a member of the
 // cluster: the request is signed with the shared secret (Trino's internal
-// authentication, accepted before any HTTP/HTTPS or password check), so no
-// password crosses the network and plain HTTP to the node's private address
-// is enough. subject names the sender in the token (e.g. "moat").
+// authentication, accepted before any password check), so no password is
+// needed. baseURL is the node's HTTPS port (its only one) and client must
+// verify it against moat's CA. subject names the sender in the token (e.g.
+// "moat").
 func ShutdownInternal(ctx context.Context, client *http.Client, baseURL, sharedSecret, subject string) error {
 	u, err := url.Parse(baseURL)
 	if err != nil || u.Host == "" {

@@ -20,8 +20,10 @@ func (p *props) bytes() []byte   { return bytes.Clone(p.b.Bytes()) }
 // RenderNode returns the files node n reads, keyed by their path under
 // /etc/trino: node.properties, config.properties, jvm.config,
 // log.properties, catalog/<name>.properties, password-authenticator.properties,
-// access-control.properties and rules.json. password.db comes from
-// PasswordFile and the TLS keystore from the caller.
+// access-control.properties and rules.json. The caller adds the files
+// RenderNode only names: password.db (PasswordFile) at PasswordFilePath, the
+// node's keystore (KeystorePEM, for NodeCertNames) at KeystorePath and moat's
+// CA certificate at TruststorePath.
 func RenderNode(c Cluster, n Node) (map[string][]byte, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -76,21 +78,27 @@ func configProperties(c Cluster, n Node) []byte {
 	if coord {
 		p.set("node-scheduler.include-coordinator", "false")
 	}
-	p.set("http-server.http.port", strconv.Itoa(c.httpPort()))
+	// HTTPS only, with a certificate from moat's CA: clients verify it with
+	// nothing but the CA file, and there is no plaintext port to reach.
+	p.set("http-server.http.enabled", "false")
 	p.set("http-server.https.enabled", "true")
 	p.set("http-server.https.port", strconv.Itoa(c.httpsPort()))
+	p.set("http-server.https.keystore.path", KeystorePath)
+	// Peers present their keystore as a client certificate; the HTTPS
+	// server must trust moat's CA for that handshake to succeed.
+	p.set("http-server.https.truststore.path", TruststorePath)
 	p.set("discovery.uri", fmt.Sprintf("https://%s:%d", c.Coordinator.IP, c.httpsPort()))
 	p.set("internal-communication.shared-secret", envRef(SharedSecretEnv))
+	// A keystore and truststore turn Trino's automatic certificates off:
+	// nodes verify each other (host names included) against moat's CA.
 	p.set("internal-communication.https.required", "true")
+	p.set("internal-communication.https.keystore.path", KeystorePath)
+	p.set("internal-communication.https.truststore.path", TruststorePath)
 	p.set("http-server.authentication.type", "PASSWORD")
-	if coord {
-		// Only requests that came through the sidecar's TLS (marked
-		// X-Forwarded-Proto: https by moat's client) may authenticate;
-		// plain HTTP must not fall back to an unauthenticated X-Trino-User.
-		p.set("http-server.process-forwarded", "true")
-	}
-	// Plain HTTP must never fall back to an unauthenticated X-Trino-User
-	// (on workers it would let anyone on the network shut them down).
+	// No http-server.process-forwarded: X-Forwarded-* headers are refused,
+	// so no peer can claim a request came over HTTPS. With HTTP disabled
+	// allow-insecure-over-http=false changes nothing; it stays as a second
+	// wall should anyone enable HTTP again.
 	p.set("http-server.authentication.allow-insecure-over-http", "false")
 	p.set("query.max-memory", trinoSize(c.Memory.QueryMaxMemory))
 	p.set("query.max-memory-per-node", trinoSize(m.QueryMaxMemoryPerNode))

@@ -1,11 +1,18 @@
 package trino
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"moat/pki"
 )
 
 func TestRenderGolden(t *testing.T) {
@@ -170,5 +177,95 @@ func TestClusterValidate(t *testing.T) {
 	}
 	if err := testCluster(2).Validate(); err != nil {
 		t.Errorf("the fixture is invalid: %v", err)
+	}
+}
+
+// Every node serves HTTPS only, from moat's CA, and trusts no forwarded
+// header: the properties that make "Clients speak standard TLS to Trino"
+// true.
+func TestRenderHTTPSOnly(t *testing.T) {
+	c := testCluster(3)
+	_, files := renderAll(t, c)
+	want := map[string]string{
+		"http-server.http.enabled":                     "false",
+		"http-server.https.enabled":                    "true",
+		"http-server.https.port":                       "8443",
+		"http-server.https.keystore.path":              KeystorePath,
+		"http-server.https.truststore.path":            TruststorePath,
+		"discovery.uri":                                "https://172.30.0.10:8443",
+		"internal-communication.https.required":        "true",
+		"internal-communication.https.keystore.path":   KeystorePath,
+		"internal-communication.https.truststore.path": TruststorePath,
+		"http-server.authentication.type":              "PASSWORD",
+	}
+	forbidden := []string{"http-server.http.port", "http-server.process-forwarded", "http-server.https.keystore.key",
+		"internal-communication.https.keystore.key", "http-server.authentication.allow-forwarded-https"}
+	for node, f := range files {
+		props := map[string]string{}
+		for _, line := range strings.Split(string(f["config.properties"]), "\n") {
+			if k, v, ok := strings.Cut(line, "="); ok {
+				props[k] = v
+			}
+		}
+		for k, v := range want {
+			if props[k] != v {
+				t.Errorf("%s: %s=%q, want %q", node, k, props[k], v)
+			}
+		}
+		for _, k := range forbidden {
+			if _, ok := props[k]; ok {
+				t.Errorf("%s sets %s", node, k)
+			}
+		}
+		for _, p := range []string{"tls/keystore.pem", "tls/ca.pem", "password.db"} {
+			if _, ok := f[p]; ok {
+				t.Errorf("%s: RenderNode returned %s, which the caller writes", node, p)
+			}
+		}
+	}
+	c.HTTPSPort = 70000
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "trino https port 70000: want a port in 1-65535") {
+		t.Errorf("Validate with https port 70000: %v", err)
+	}
+}
+
+func TestNodeCertNamesAndKeystore(t *testing.T) {
+	c := testCluster(2)
+	ca, _, err := pki.New("moat test CA", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca.Cert)
+	for _, n := range c.nodes() {
+		dns, ips := NodeCertNames(c, n)
+		if fmt.Sprint(dns) != fmt.Sprintf("[localhost %s]", n.ID) || fmt.Sprint(ips) != fmt.Sprintf("[127.0.0.1 %s]", n.IP) {
+			t.Errorf("NodeCertNames(%s) = %v %v", n.ID, dns, ips)
+		}
+		cert, key, err := ca.Issue(pki.Leaf{Name: n.ID, DNSNames: dns, IPs: ips, Server: true, Client: true}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ks := KeystorePEM(cert, key, ca.CertPEM)
+		var types []string
+		for rest := ks; ; {
+			var b *pem.Block
+			if b, rest = pem.Decode(rest); b == nil {
+				break
+			}
+			types = append(types, b.Type)
+		}
+		if fmt.Sprint(types) != "[EC PRIVATE KEY CERTIFICATE CERTIFICATE]" {
+			t.Errorf("keystore blocks %v, want key, leaf, CA", types)
+		}
+		pair, err := tls.X509KeyPair(ks, ks)
+		if err != nil {
+			t.Fatalf("the keystore does not hold a matching key and certificate: %v", err)
+		}
+		for _, name := range append(dns, "127.0.0.1", n.IP.String()) {
+			if _, err := pair.Leaf.Verify(x509.VerifyOptions{DNSName: name, Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}); err != nil {
+				t.Errorf("%s's certificate for %s: %v", n.ID, name, err)
+			}
+		}
 	}
 }

@@ -2,34 +2,78 @@ package trino
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
+	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"moat/internal/testenv"
+	"moat/pki"
 	"moat/trino/trinotest"
 )
 
-// sidecar stands in for the coordinator's sidecar: it terminates TLS and hands
-// the request on as plain HTTP, so the coordinator can only learn from
-// X-Forwarded-Proto that the client's hop was encrypted.
-func sidecar(t *testing.T, coordinator http.Handler) *httptest.Server {
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		plain := r.Clone(r.Context())
-		plain.TLS = nil
-		coordinator.ServeHTTP(w, plain)
-	}))
-	t.Cleanup(srv.Close)
-	return srv
+// clusterTLS is moat's CA and the keystores it issues for a cluster's nodes
+// (NodeCertNames, KeystorePEM), written where trinotest reads them.
+type clusterTLS struct {
+	ca        *pki.CA
+	caPath    string
+	keystores map[string]string // node ID -> keystore path
 }
 
-// TestAgainstTrinotest runs the client, the password file and the rules moat
-// writes against moat/trino/trinotest behind a TLS-terminating stand-in for
-// the sidecar.
+func newClusterTLS(t *testing.T, c Cluster) *clusterTLS {
+	t.Helper()
+	ca, _, err := pki.New("moat test CA", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ct := &clusterTLS{ca: ca, caPath: filepath.Join(dir, "ca.pem"), keystores: map[string]string{}}
+	write(t, ct.caPath, ca.CertPEM)
+	for _, n := range c.nodes() {
+		dns, ips := NodeCertNames(c, n)
+		cert, key, err := ca.Issue(pki.Leaf{Name: n.ID, DNSNames: dns, IPs: ips, Server: true, Client: true}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ct.keystores[n.ID] = filepath.Join(dir, n.ID+".pem")
+		write(t, ct.keystores[n.ID], KeystorePEM(cert, key, ca.CertPEM))
+	}
+	return ct
+}
+
+func write(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// options are a node's trinotest options as RenderNode configures it:
+// HTTPS only, keystore and truststore from moat's CA, internal HTTPS.
+func (ct *clusterTLS) options(id string) trinotest.Options {
+	return trinotest.Options{Environment: "moat", NodeID: id, SharedSecret: "fake-shared-secret-7f3a",
+		HTTPDisabled: true, KeystorePath: ct.keystores[id], TruststorePath: ct.caPath,
+		InternalHTTPS: true, InternalKeystorePath: ct.keystores[id], InternalTruststorePath: ct.caPath,
+		DenyInsecureOverHTTP: true}
+}
+
+// client trusts moat's CA and nothing else, as a client given the CA file.
+func (ct *clusterTLS) client() *http.Client {
+	pool := x509.NewCertPool()
+	pool.AddCert(ct.ca.Cert)
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}}}
+}
+
+// TestAgainstTrinotest runs the client, the password file, the rules and
+// the certificates moat writes against moat/trino/trinotest serving HTTPS
+// only, reached with nothing but moat's CA.
 func TestAgainstTrinotest(t *testing.T) {
 	users := testUsers()
 	pwfile, err := PasswordFile(users, MinBcryptCost)
@@ -48,21 +92,25 @@ func TestAgainstTrinotest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	coord := trinotest.NewServer(trinotest.Options{Coordinator: true, Environment: "moat", PasswordFile: pwfile,
-		ProcessForwarded: true, DenyInsecureOverHTTP: true, Impersonation: imp, SystemInformation: sysinfo})
+	cluster := testCluster(1)
+	cluster.Coordinator.IP, cluster.Workers[0].IP = netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.0.2")
+	ct := newClusterTLS(t, cluster)
+	co := ct.options(cluster.Coordinator.ID)
+	co.Coordinator, co.PasswordFile, co.Impersonation, co.SystemInformation = true, pwfile, imp, sysinfo
+	coord := trinotest.NewServer(co)
 	t.Cleanup(coord.Close)
-	worker := trinotest.NewServer(trinotest.Options{Environment: "moat", NodeID: "trino-worker-1", DiscoveryURI: coord.URL,
-		AnnounceInterval: 50 * time.Millisecond, PasswordFile: pwfile, SystemInformation: sysinfo})
+	wo := ct.options(cluster.Workers[0].ID)
+	wo.DiscoveryURI, wo.AnnounceInterval, wo.PasswordFile, wo.SystemInformation = coord.HTTPSURL, 50*time.Millisecond, pwfile, sysinfo
+	worker := trinotest.NewServer(wo)
 	t.Cleanup(worker.Close)
-	side := sidecar(t, coord.Handler())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	info, err := Info(ctx, side.Client(), side.URL)
+	info, err := Info(ctx, ct.client(), coord.URL)
 	if err != nil || info.Starting || !info.Coordinator || info.Environment != "moat" {
 		t.Fatalf("Info = %+v, %v", info, err)
 	}
-	mgmt, err := Open(ctx, Endpoint{URL: side.URL, User: "moat", Password: "fake-moat-pw-c4b8", HTTPClient: side.Client(), Source: "moat"})
+	mgmt, err := Open(ctx, Endpoint{URL: coord.URL, User: "moat", Password: "fake-moat-pw-c4b8", HTTPClient: ct.client(), Source: "moat"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +124,7 @@ func TestAgainstTrinotest(t *testing.T) {
 	})
 
 	// The orchestrator runs a report as alice (a report owner).
-	asAlice, err := Open(ctx, Endpoint{URL: side.URL, User: "orchestrator", Password: "fake-orch-pw-2b77", SessionUser: "alice", HTTPClient: side.Client()})
+	asAlice, err := Open(ctx, Endpoint{URL: coord.URL, User: "orchestrator", Password: "fake-orch-pw-2b77", SessionUser: "alice", HTTPClient: ct.client()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,45 +137,52 @@ func TestAgainstTrinotest(t *testing.T) {
 		t.Errorf("current_user = %v, want alice", got)
 	}
 	// carol.d owns no report: impersonating her is refused.
-	asCarol, _ := Open(ctx, Endpoint{URL: side.URL, User: "orchestrator", Password: "fake-orch-pw-2b77", SessionUser: "carol.d", HTTPClient: side.Client()})
+	asCarol, _ := Open(ctx, Endpoint{URL: coord.URL, User: "orchestrator", Password: "fake-orch-pw-2b77", SessionUser: "carol.d", HTTPClient: ct.client()})
 	defer asCarol.Close()
 	_, err = Query(ctx, asCarol, "SELECT 1", Handler{})
 	var qe *QueryError
 	if !errors.As(err, &qe) || !strings.Contains(strings.ToLower(err.Error()), "impersonate") {
 		t.Errorf("impersonating carol.d: %v", err)
 	}
-	// Graceful shutdown of the worker (over HTTPS, as on port 8443): alice
-	// may not, the management user may.
-	workerTLS := httptest.NewTLSServer(worker.Handler())
-	defer workerTLS.Close()
-	err = Shutdown(ctx, workerTLS.Client(), workerTLS.URL, "alice", "fake-alice-pw-0e1d")
+	// Graceful shutdown of the worker over its HTTPS port: alice may not,
+	// the management user may.
+	err = Shutdown(ctx, ct.client(), worker.URL, "alice", "fake-alice-pw-0e1d")
 	if err == nil || !strings.Contains(err.Error(), "403 Forbidden: user alice needs system_information write") {
 		t.Errorf("shutdown by alice: %v", err)
 	}
-	if err := Shutdown(ctx, workerTLS.Client(), workerTLS.URL, "moat", "fake-moat-pw-c4b8"); err != nil {
+	if err := Shutdown(ctx, ct.client(), worker.URL, "moat", "fake-moat-pw-c4b8"); err != nil {
 		t.Errorf("shutdown by moat: %v", err)
 	}
-	if err := Shutdown(ctx, http.DefaultClient, worker.URL, "moat", "fake-moat-pw-c4b8"); err == nil ||
+	if err := Shutdown(ctx, http.DefaultClient, strings.Replace(worker.URL, "https://", "http://", 1), "moat", "fake-moat-pw-c4b8"); err == nil ||
 		!strings.Contains(err.Error(), "refusing to send the password of moat over http") {
 		t.Errorf("shutdown over plain http: %v", err)
 	}
 }
 
 // A worker shuts down when moat signs the request with the shared secret:
-// no password crosses the network, and plain HTTP to its private address
-// is enough, as Trino accepts internal requests before its HTTP check.
+// no password is needed, and the request travels over the worker's only
+// port, HTTPS verified against moat's CA.
 func TestShutdownInternal(t *testing.T) {
-	worker := trinotest.NewServer(trinotest.Options{NodeID: "trino-worker-1", Environment: "moat", SharedSecret: "fake-shared-secret-1"})
+	cluster := testCluster(1)
+	cluster.Coordinator.IP, cluster.Workers[0].IP = netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.0.2")
+	ct := newClusterTLS(t, cluster)
+	o := ct.options("trino-worker-1")
+	o.SharedSecret = "fake-shared-secret-1"
+	worker := trinotest.NewServer(o)
 	defer worker.Close()
 	ctx := context.Background()
-	err := ShutdownInternal(ctx, http.DefaultClient, worker.URL, "another-secret", "moat")
+	err := ShutdownInternal(ctx, ct.client(), worker.URL, "another-secret", "moat")
 	if err == nil || !strings.Contains(err.Error(), "401") || strings.Contains(err.Error(), "another-secret") {
 		t.Fatalf("wrong secret: %v", err)
 	}
 	if worker.State() == trinotest.StateShuttingDown {
 		t.Fatal("a request with the wrong secret shut the worker down")
 	}
-	if err := ShutdownInternal(ctx, http.DefaultClient, worker.URL, "fake-shared-secret-1", "moat"); err != nil {
+	if err := ShutdownInternal(ctx, http.DefaultClient, worker.URL, "fake-shared-secret-1", "moat"); err == nil ||
+		!strings.Contains(err.Error(), "certificate signed by unknown authority") {
+		t.Errorf("shutdown with a client that does not trust moat's CA: %v", err)
+	}
+	if err := ShutdownInternal(ctx, ct.client(), worker.URL, "fake-shared-secret-1", "moat"); err != nil {
 		t.Fatal(err)
 	}
 	if worker.State() != trinotest.StateShuttingDown {

@@ -28,7 +28,7 @@ func statusOf(s Service) string {
 		return stOK
 	case "starting", "waiting", "restarting":
 		return stWarn
-	case "unhealthy", "failed":
+	case "unhealthy", "failed", "crash-looping":
 		return stBad
 	default: // pending, completed, stopping, stopped, unknown
 		return stOff
@@ -40,7 +40,7 @@ func healthy(s Service) bool { return statusOf(s) == stOK }
 
 // phases are the supervisor's phases, listed so /metrics reports zeros too.
 var phases = []string{"pending", "waiting", "starting", "running", "healthy", "unhealthy", "restarting",
-	"completed", "failed", "stopping", "stopped"}
+	"completed", "crash-looping", "failed", "stopping", "stopped"}
 
 // waitText is "waiting on X because Y" as far as it is known.
 func waitText(s Service) string {

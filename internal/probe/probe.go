@@ -28,7 +28,8 @@ const (
 	// TLS: an HTTPS request without a client certificate (and without
 	// checking the server's): does any HTTP answer come back?
 	TLS = "tls"
-	// HTTP: a plain HTTP request: does any HTTP answer come back?
+	// HTTP: a plain HTTP request: does any HTTP answer come back (other
+	// than a TLS port's "plain HTTP to an HTTPS server" refusal)?
 	HTTP = "http"
 )
 
@@ -119,7 +120,12 @@ func request(ctx context.Context, t Target) (bool, string) {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
-	return true, strings.TrimSpace(resp.Status + " " + firstLine(string(body)))
+	detail := strings.TrimSpace(resp.Status + " " + firstLine(string(body)))
+	if t.Kind == HTTP && resp.StatusCode == http.StatusBadRequest && strings.Contains(string(body), "HTTPS") {
+		// A TLS port answering plain HTTP with a refusal: nothing served.
+		return false, "a TLS port refused plain HTTP: " + detail
+	}
+	return true, detail
 }
 
 // short keeps the part of a network error that says what happened.

@@ -17,6 +17,8 @@ const (
 	WorkloadImage  = "moat-test/workload:dev"
 	ConsulImage    = "moat-test/consul:dev"
 	TrinotestImage = "moat-test/trinotest:dev"
+	// NotebookImage is a real Jupyter server from Debian packages.
+	NotebookImage = "moat-test/notebook:dev"
 )
 
 // InCI reports whether the tests run under CI (CI=true).

@@ -240,7 +240,7 @@ func (s *Server) unannounce() {
 func (s *Server) send(method, url, contentType string, body []byte) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if s.opts.InternalHTTPS {
+	if s.automatic {
 		url = ipEncodedURL(url)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))

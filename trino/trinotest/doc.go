@@ -7,10 +7,16 @@
 // default, and the legacy airlift PUT /v1/announcement/{nodeId}), internal
 // authentication (every node-to-node request carries X-Trino-Internal-Bearer,
 // an HS256 JWT keyed by SHA-256 of internal-communication.shared-secret;
-// announcements are internal-only) and Trino's automatic internal HTTPS
-// (Options.InternalHTTPS: a certificate derived from the shared secret,
-// trusted by every node with the same secret and environment; see
-// autotls.go for how it differs from airlift's). Queries run
+// announcements are internal-only), HTTPS from a PEM keystore read as
+// airlift reads one (key and chain in one file, Options.KeystorePath) with
+// internal keystores and truststores (nodes verify each other's certificates,
+// host names included), HTTP turned off (Options.HTTPDisabled), the start-up
+// refusals Trino makes for these settings, and Trino's automatic internal
+// HTTPS (Options.InternalHTTPS without internal keystore or truststore: a
+// certificate derived from the shared secret, trusted by every node with the
+// same secret and environment; see autotls.go for how it differs from
+// airlift's). X-Forwarded-* headers are refused (406) unless
+// Options.ProcessForwarded, as airlift does. Queries run
 // on an embedded in-memory SQLite holding tpch.tiny.nation, tpch.tiny.region,
 // a generated tpch.tiny.customer and system.runtime.nodes.
 //

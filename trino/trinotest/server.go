@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,14 +46,40 @@ type Options struct {
 	// only when signed with its own secret. Empty means the environment
 	// name, as Trino falls back to when no authentication is configured.
 	SharedSecret string
-	// InternalHTTPS is Trino's automatic internal HTTPS:
-	// http-server.https.enabled=true and
-	// internal-communication.https.required=true without a keystore. The
-	// server serves HTTPS too (ServeHTTPS) with a certificate derived from
-	// SharedSecret (required), announces its https URI and talks to other
-	// nodes over HTTPS, trusting only certificates derived from the same
-	// secret and environment. Plain HTTP keeps serving.
+	// HTTPDisabled is http-server.http.enabled=false: the server opens no
+	// plaintext listener at all and URL is its HTTPS URL. It needs HTTPS
+	// (KeystorePath or InternalHTTPS) and InternalHTTPS (nodes would
+	// otherwise have no way to reach each other).
+	HTTPDisabled bool
+	// KeystorePath is http-server.https.keystore.path and turns HTTPS on
+	// (http-server.https.enabled=true): a PEM file holding the unencrypted
+	// private key and its certificate chain in one, read as Trino reads it.
+	// A missing file, one with no key, no certificate or no certificate
+	// matching the key stops the server with Trino's message.
+	KeystorePath string
+	// TruststorePath is http-server.https.truststore.path: PEM certificates
+	// a client certificate is verified against when a client presents one
+	// (Trino wants, never needs, one). Empty: the system roots, as the
+	// JVM's cacerts; a node presenting a certificate from a private CA is
+	// then refused at the handshake.
+	TruststorePath string
+	// InternalHTTPS is internal-communication.https.required=true (with
+	// http-server.https.enabled=true): nodes talk to each other over HTTPS
+	// only, announce their https URI and need SharedSecret. With neither
+	// InternalKeystorePath nor InternalTruststorePath it is Trino's
+	// automatic internal HTTPS: without KeystorePath the server serves a
+	// certificate derived from SharedSecret, and other nodes are trusted
+	// only with certificates derived from the same secret and environment.
 	InternalHTTPS bool
+	// InternalKeystorePath is internal-communication.https.keystore.path:
+	// the PEM keystore this node presents as a client certificate when it
+	// calls another node.
+	InternalKeystorePath string
+	// InternalTruststorePath is internal-communication.https.truststore.path:
+	// the PEM certificates this node verifies other nodes' HTTPS
+	// certificates against, host name included. Empty with
+	// InternalKeystorePath set: the system roots.
+	InternalTruststorePath string
 	// ProcessForwarded is http-server.process-forwarded: X-Forwarded-Proto
 	// https makes a request secure. Without it, any X-Forwarded-* header is
 	// refused with 406, as Trino's HTTP server does.
@@ -95,19 +123,22 @@ const (
 
 // Server is a Trino node speaking Trino's REST protocol.
 type Server struct {
-	// URL is the base URL, http://ip:port, once the server is started.
+	// URL is the base URL once the server is started: http://ip:port, or
+	// the HTTPS URL with HTTPDisabled (as httptest's StartTLS).
 	URL string
-	// HTTPSURL is https://ip:port with InternalHTTPS, once started.
+	// HTTPSURL is https://ip:port when HTTPS is on, once started.
 	HTTPSURL string
 
 	opts          Options
 	log           *slog.Logger
 	passwords     *passwordFile
 	engine        *engine
-	client        *http.Client // internal: signs requests, trusts the cluster CA
-	internalKey   []byte       // HMAC key of the internal JWTs
-	tlsConfig     *tls.Config  // the automatic HTTPS certificate, with InternalHTTPS
-	clientTLS     *tls.Config  // trusts the cluster's CA, with InternalHTTPS
+	client        *http.Client   // internal: signs requests, trusts the cluster's CA
+	internalKey   []byte         // HMAC key of the internal JWTs
+	automatic     bool           // Trino's automatic internal HTTPS
+	tlsConfig     *tls.Config    // the HTTPS server's, when HTTPS is on
+	clientTLS     *tls.Config    // the internal client's
+	trust         *x509.CertPool // what Client trusts
 	coordinatorID string
 	serviceID     string // the airlift service announcement id, a UUID
 	startTime     time.Time
@@ -188,33 +219,118 @@ func NewUnstartedServer(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// setupInternal prepares internal authentication and, with InternalHTTPS,
-// the automatic certificate and the client trusting the cluster's CA.
+// httpsEnabled is http-server.https.enabled.
+func (o Options) httpsEnabled() bool { return o.InternalHTTPS || o.KeystorePath != "" }
+
+// setupInternal checks the HTTP, HTTPS and internal communication settings
+// as Trino does at start, and prepares internal authentication, the HTTPS
+// server's certificate and the internal client's TLS.
 func (s *Server) setupInternal() error {
-	secret := s.opts.SharedSecret
+	o := s.opts
+	s.automatic = o.InternalHTTPS && o.InternalKeystorePath == "" && o.InternalTruststorePath == ""
+	secret := o.SharedSecret
+	switch {
+	case s.automatic && secret == "":
+		return errors.New("trinotest: Internal shared secret must be set when internal HTTPS is enabled: set internal-communication.shared-secret (Options.SharedSecret)")
+	case o.InternalHTTPS && secret == "":
+		return errors.New("trinotest: Invalid configuration property internal-communication.https.required: Internal shared secret is required when HTTPS is enabled for internal communications (Options.SharedSecret)")
+	case o.HTTPDisabled && !o.httpsEnabled():
+		return errors.New("trinotest: http-server.http.enabled=false without HTTPS: the server would open no port (set Options.KeystorePath or InternalHTTPS)")
+	case o.HTTPDisabled && !o.InternalHTTPS:
+		return errors.New("trinotest: http-server.http.enabled=false needs internal-communication.https.required=true: nodes would have no way to reach each other (Options.InternalHTTPS)")
+	case o.httpsEnabled() && o.KeystorePath == "" && !s.automatic:
+		return errors.New("trinotest: Invalid configuration property http-server.https.enabled: Keystore path or automatic HTTPS shared secret must be provided when HTTPS is enabled (Options.KeystorePath)")
+	}
 	if secret == "" {
-		if s.opts.InternalHTTPS {
-			return errors.New("trinotest: Internal shared secret must be set when internal HTTPS is enabled: set internal-communication.shared-secret (Options.SharedSecret)")
-		}
-		secret = s.opts.Environment
+		secret = o.Environment
 	}
 	s.internalKey = internalauth.InternalKey(secret)
-	if s.opts.InternalHTTPS {
-		var err error
-		s.tlsConfig, s.clientTLS, err = automaticTLS(secret, s.opts.Environment, localIPs(hostOf(s.opts.InternalURI)))
-		if err != nil {
-			return fmt.Errorf("trinotest: %w", err)
-		}
+	if err := s.setupServerTLS(secret); err != nil {
+		return fmt.Errorf("trinotest: %w", err)
+	}
+	if err := s.setupClientTLS(); err != nil {
+		return fmt.Errorf("trinotest: %w", err)
 	}
 	s.client = newInternalClient(s.clientTLS)
 	return nil
 }
 
-// Client returns a new HTTP client that trusts the server's automatic HTTPS
-// certificate (and any other node's with the same secret and environment),
-// like httptest.Server.Client. It does not sign requests as a node.
+// setupServerTLS loads the HTTPS server's certificate: the keystore when
+// configured (Trino prefers it to automatic certificates), else with
+// automatic internal HTTPS the derived one.
+func (s *Server) setupServerTLS(secret string) error {
+	o := s.opts
+	var autoClient *tls.Config
+	if s.automatic {
+		var err error
+		s.tlsConfig, autoClient, err = automaticTLS(secret, o.Environment, localIPs(hostOf(o.InternalURI)))
+		if err != nil {
+			return err
+		}
+		s.clientTLS, s.trust = autoClient, autoClient.RootCAs
+	}
+	if o.KeystorePath == "" {
+		return nil
+	}
+	cert, err := loadKeystore(o.KeystorePath)
+	if err != nil {
+		return err
+	}
+	s.tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert},
+		// Jetty's setWantClientAuth(true): a client certificate is asked
+		// for, verified when given, never required.
+		ClientAuth: tls.VerifyClientCertIfGiven}
+	if o.TruststorePath != "" {
+		if s.tlsConfig.ClientCAs, err = loadTruststore(o.TruststorePath); err != nil {
+			return err
+		}
+	}
+	if s.trust == nil {
+		s.trust = chainPool(cert)
+	}
+	return nil
+}
+
+// setupClientTLS prepares the internal client's TLS outside automatic
+// HTTPS: internal-communication.https.keystore.path as its client
+// certificate, internal-communication.https.truststore.path as its roots,
+// host names verified.
+func (s *Server) setupClientTLS() error {
+	o := s.opts
+	if s.automatic {
+		return nil
+	}
+	s.clientTLS = &tls.Config{MinVersion: tls.VersionTLS12}
+	if o.InternalKeystorePath != "" {
+		if _, err := os.Stat(o.InternalKeystorePath); err != nil {
+			return fmt.Errorf("Invalid configuration property internal-communication.https.keystore.path: file does not exist: %s", o.InternalKeystorePath)
+		}
+		cert, err := loadKeystore(o.InternalKeystorePath)
+		if err != nil {
+			return err
+		}
+		s.clientTLS.Certificates = []tls.Certificate{cert}
+	}
+	if o.InternalTruststorePath != "" {
+		if _, err := os.Stat(o.InternalTruststorePath); err != nil {
+			return fmt.Errorf("Invalid configuration property internal-communication.https.truststore.path: file does not exist: %s", o.InternalTruststorePath)
+		}
+		pool, err := loadTruststore(o.InternalTruststorePath)
+		if err != nil {
+			return err
+		}
+		s.clientTLS.RootCAs, s.trust = pool, pool
+	}
+	return nil
+}
+
+// Client returns a new HTTP client that trusts the server's HTTPS
+// certificate, like httptest.Server.Client: with automatic HTTPS the
+// cluster's derived CA, else InternalTruststorePath, else the CA in the
+// keystore's chain. It presents no client certificate and does not sign
+// requests as a node.
 func (s *Server) Client() *http.Client {
-	return newInternalClient(s.clientTLS)
+	return newInternalClient(&tls.Config{MinVersion: tls.VersionTLS12, RootCAs: s.trust})
 }
 
 // hostOf is the host of a URL, or "".
@@ -276,15 +392,17 @@ func randomUUID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
-// Start serves on 127.0.0.1 on a free port, and with InternalHTTPS serves
-// HTTPS on another.
+// Start serves on 127.0.0.1 on free ports: plain HTTP unless HTTPDisabled,
+// and HTTPS on another port when HTTPS is on.
 func (s *Server) Start() {
-	l := listenLoopback()
-	if !s.opts.InternalHTTPS {
-		s.Serve(l)
-		return
+	var l, tl net.Listener
+	if !s.opts.HTTPDisabled {
+		l = listenLoopback()
 	}
-	s.ServeHTTPS(l, listenLoopback())
+	if s.opts.httpsEnabled() {
+		tl = listenLoopback()
+	}
+	s.serve(l, tl)
 }
 
 func listenLoopback() net.Listener {
@@ -296,40 +414,51 @@ func listenLoopback() net.Listener {
 }
 
 // Serve serves plain HTTP on l until Close, and starts announcing when the
-// server is a worker with a DiscoveryURI. With InternalHTTPS, use
-// ServeHTTPS.
+// server is a worker with a DiscoveryURI. With HTTPS on, use ServeHTTPS.
 func (s *Server) Serve(l net.Listener) {
-	if s.opts.InternalHTTPS {
-		panic("trinotest: Options.InternalHTTPS needs an HTTPS listener too: call ServeHTTPS")
+	if s.opts.httpsEnabled() {
+		panic("trinotest: HTTPS is on (Options.KeystorePath or InternalHTTPS): call ServeHTTPS")
 	}
 	s.serve(l, nil)
 }
 
-// ServeHTTPS serves plain HTTP on httpListener and HTTPS with the automatic
-// certificate on httpsListener, as a Trino node with automatic internal
-// HTTPS does on http-server.http.port and http-server.https.port. It needs
-// Options.InternalHTTPS.
+// ServeHTTPS serves plain HTTP on httpListener and HTTPS on httpsListener,
+// as a Trino node does on http-server.http.port and http-server.https.port.
+// With HTTPDisabled httpListener must be nil: there is no plaintext port.
+// It needs HTTPS on (Options.KeystorePath or InternalHTTPS).
 func (s *Server) ServeHTTPS(httpListener, httpsListener net.Listener) {
-	if !s.opts.InternalHTTPS {
-		panic("trinotest: ServeHTTPS needs Options.InternalHTTPS (and a SharedSecret)")
+	switch {
+	case !s.opts.httpsEnabled():
+		panic("trinotest: ServeHTTPS needs HTTPS: Options.KeystorePath or InternalHTTPS (and a SharedSecret)")
+	case httpsListener == nil:
+		panic("trinotest: ServeHTTPS needs an HTTPS listener")
+	case s.opts.HTTPDisabled && httpListener != nil:
+		panic("trinotest: Options.HTTPDisabled: pass a nil HTTP listener, there is no plaintext port")
+	case !s.opts.HTTPDisabled && httpListener == nil:
+		panic("trinotest: ServeHTTPS needs an HTTP listener unless Options.HTTPDisabled")
 	}
 	s.serve(httpListener, httpsListener)
 }
 
 func (s *Server) serve(l, tl net.Listener) {
-	s.URL = "http://" + l.Addr().String()
 	if tl != nil {
 		s.HTTPSURL = "https://" + tl.Addr().String()
 	}
+	s.URL = s.HTTPSURL
+	if l != nil {
+		s.URL = "http://" + l.Addr().String()
+	}
 	if s.opts.InternalURI == "" {
 		s.opts.InternalURI = s.URL
-		if tl != nil {
+		if s.opts.InternalHTTPS {
 			s.opts.InternalURI = s.HTTPSURL
 		}
 	}
 	errorLog := slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)
-	s.http = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errorLog}
-	s.goServe("HTTP", func() error { return s.http.Serve(l) })
+	if l != nil {
+		s.http = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errorLog}
+		s.goServe("HTTP", func() error { return s.http.Serve(l) })
+	}
 	if tl != nil {
 		s.https = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errorLog, TLSConfig: s.tlsConfig.Clone()}
 		s.goServe("HTTPS", func() error { return s.https.ServeTLS(tl, "", "") })

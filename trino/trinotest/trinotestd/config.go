@@ -16,10 +16,11 @@ import (
 
 // config is what trinotestd takes from a Trino configuration directory.
 type config struct {
-	opts      trinotest.Options
-	bindIP    string
-	port      int // http-server.http.port
-	httpsPort int // http-server.https.port, with opts.InternalHTTPS
+	opts         trinotest.Options
+	bindIP       string
+	port         int  // http-server.http.port, unless opts.HTTPDisabled
+	httpsEnabled bool // http-server.https.enabled
+	httpsPort    int  // http-server.https.port, with httpsEnabled
 }
 
 // rejectedProperties are properties Trino refuses at start, with its message.
@@ -74,10 +75,12 @@ func loadConfig(dir string, getenv func(string) (string, bool)) (*config, error)
 	return c, nil
 }
 
-// internalCommunication reads the shared secret and HTTPS settings. Trino's
-// automatic internal HTTPS is the only HTTPS trinotestd serves: HTTPS on,
-// internal-communication.https.required=true, a shared secret and no
-// keystore.
+// internalCommunication reads the HTTP, HTTPS and internal communication
+// settings and refuses what Trino refuses at start. HTTPS comes from a PEM
+// keystore (http-server.https.keystore.path, key and chain in one file), or,
+// with internal-communication.https.required=true and no internal keystore
+// or truststore, from Trino's automatic internal HTTPS. With
+// http-server.http.enabled=false no plaintext port is opened.
 func (c *config) internalCommunication(p map[string]string) error {
 	httpsEnabled, err := boolProperty(p, "http-server.https.enabled", false)
 	if err != nil {
@@ -91,23 +94,39 @@ func (c *config) internalCommunication(p map[string]string) error {
 	if err != nil {
 		return err
 	}
-	secret, hasSecret := p["internal-communication.shared-secret"]
-	c.opts.SharedSecret = secret
+	secret := p["internal-communication.shared-secret"]
+	o := &c.opts
+	o.SharedSecret, o.HTTPDisabled, o.InternalHTTPS = secret, !httpEnabled, httpsRequired
+	o.KeystorePath, o.TruststorePath = p["http-server.https.keystore.path"], p["http-server.https.truststore.path"]
+	o.InternalKeystorePath, o.InternalTruststorePath = p["internal-communication.https.keystore.path"], p["internal-communication.https.truststore.path"]
+	automatic := httpsRequired && o.InternalKeystorePath == "" && o.InternalTruststorePath == ""
+	for _, k := range []string{"http-server.https.keystore.key", "http-server.https.truststore.key", "internal-communication.https.keystore.key", "internal-communication.https.truststore.key"} {
+		if _, ok := p[k]; ok {
+			return fmt.Errorf("config.properties: %s: trinotestd reads only PEM files with an unencrypted key, which need no password; remove it", k)
+		}
+	}
+	if !httpsEnabled {
+		for _, k := range []string{"http-server.https.keystore.path", "http-server.https.truststore.path"} {
+			if _, ok := p[k]; ok {
+				return fmt.Errorf("config.properties: Configuration property '%s' was not used (http-server.https.enabled is false)", k)
+			}
+		}
+	}
 	switch {
-	case !httpEnabled:
-		return fmt.Errorf("config.properties: http-server.http.enabled=false: trinotestd always serves HTTP (the readiness probe and health check use it)")
-	case p["http-server.https.keystore.path"] != "" || p["internal-communication.https.keystore.path"] != "":
-		return fmt.Errorf("config.properties: trinotestd supports only Trino's automatic internal HTTPS: remove http-server.https.keystore.path and internal-communication.https.keystore.path")
-	case httpsRequired && (!hasSecret || secret == ""):
+	case automatic && secret == "":
 		return fmt.Errorf("config.properties: Internal shared secret must be set when internal HTTPS is enabled (internal-communication.shared-secret)")
-	case httpsEnabled && !httpsRequired:
-		return fmt.Errorf("config.properties: Invalid configuration property http-server.https.enabled: Keystore path or automatic HTTPS shared secret must be provided when HTTPS is enabled (set internal-communication.https.required=true and internal-communication.shared-secret)")
+	case httpsRequired && secret == "":
+		return fmt.Errorf("config.properties: Invalid configuration property internal-communication.https.required: Internal shared secret is required when HTTPS is enabled for internal communications (internal-communication.shared-secret)")
 	case httpsRequired && !httpsEnabled:
-		return fmt.Errorf("config.properties: internal-communication.https.required=true needs http-server.https.enabled=true on every node")
+		return fmt.Errorf("config.properties: Invalid configuration property internal-communication.https.required: HTTPS must be enabled when HTTPS is required for internal communications. Set http-server.https.enabled=true")
+	case httpsEnabled && o.KeystorePath == "" && !automatic:
+		return fmt.Errorf("config.properties: Invalid configuration property http-server.https.enabled: Keystore path or automatic HTTPS shared secret must be provided when HTTPS is enabled (set http-server.https.keystore.path, or internal-communication.https.required=true and internal-communication.shared-secret)")
+	case !httpEnabled && !httpsEnabled:
+		return fmt.Errorf("config.properties: http-server.http.enabled=false and http-server.https.enabled=false: the server would open no port")
 	case c.opts.PasswordFile != nil && secret == "":
 		return fmt.Errorf("config.properties: Shared secret (internal-communication.shared-secret) is required when authentication is enabled")
 	}
-	c.opts.InternalHTTPS = httpsRequired
+	c.httpsEnabled = httpsEnabled
 	if c.httpsPort, err = strconv.Atoi(orDefault(p["http-server.https.port"], "8443")); err != nil {
 		return fmt.Errorf("config.properties: http-server.https.port=%s: not a port number", p["http-server.https.port"])
 	}

@@ -2,10 +2,17 @@
 // FROM-scratch test images: it reads a Trino configuration directory
 // (node.properties, config.properties, password-authenticator.properties,
 // access-control.properties with rules.json, ${ENV:VAR} placeholders) and
-// serves trinotest's Trino protocol on http-server.http.port, and with
-// automatic internal HTTPS (http-server.https.enabled=true,
-// internal-communication.https.required=true, a shared secret, no keystore)
-// on http-server.https.port too, both bound to node.bind-ip. Build it static
+// serves trinotest's Trino protocol on http-server.http.port (unless
+// http-server.http.enabled=false) and, with http-server.https.enabled=true,
+// on http-server.https.port, both bound to node.bind-ip. HTTPS comes from the
+// PEM keystore at http-server.https.keystore.path (unencrypted key and chain
+// in one file; no keystore.key), or from automatic internal HTTPS
+// (internal-communication.https.required=true, a shared secret, no internal
+// keystore or truststore); internal-communication.https.keystore.path and
+// truststore.path are the internal client's certificate and roots. It
+// refuses to start where Trino does (missing or keyless keystore, internal
+// HTTPS without the shared secret or without HTTPS, removed and defunct
+// properties), with Trino's messages. Build it static
 // (CGO_ENABLED=0) and install it as /usr/lib/trino/bin/run-trino; a copy or
 // link named /usr/lib/trino/bin/health-check (the path of the official
 // image's HEALTHCHECK) answers like the image's health-check script.

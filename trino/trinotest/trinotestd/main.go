@@ -58,15 +58,18 @@ func serve(args []string, stderr io.Writer) int {
 		return 1
 	}
 	defer srv.Close()
-	l, err := net.Listen("tcp", net.JoinHostPort(cfg.bindIP, strconv.Itoa(cfg.port)))
-	if err != nil {
-		log.Error("cannot listen", "err", err, "hint", "check http-server.http.port and node.bind-ip")
-		return 1
+	var l, tl net.Listener
+	if !cfg.opts.HTTPDisabled {
+		if l, err = net.Listen("tcp", net.JoinHostPort(cfg.bindIP, strconv.Itoa(cfg.port))); err != nil {
+			log.Error("cannot listen", "err", err, "hint", "check http-server.http.port and node.bind-ip")
+			return 1
+		}
 	}
-	if cfg.opts.InternalHTTPS {
-		tl, err := net.Listen("tcp", net.JoinHostPort(cfg.bindIP, strconv.Itoa(cfg.httpsPort)))
-		if err != nil {
-			l.Close()
+	if cfg.httpsEnabled {
+		if tl, err = net.Listen("tcp", net.JoinHostPort(cfg.bindIP, strconv.Itoa(cfg.httpsPort))); err != nil {
+			if l != nil {
+				l.Close()
+			}
 			log.Error("cannot listen", "err", err, "hint", "check http-server.https.port and node.bind-ip")
 			return 1
 		}

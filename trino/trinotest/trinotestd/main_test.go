@@ -172,9 +172,10 @@ func TestBinaryRefusesRemovedProperty(t *testing.T) {
 	}
 }
 
-// renderedConfig is config.properties as moat renders it for a coordinator
-// or a worker (trino/testdata/cluster-1-worker.golden), on local ports.
-func renderedConfig(coordinator bool, httpPort, httpsPort, coordinatorHTTPS int) string {
+// automaticConfig is config.properties for Trino's automatic internal HTTPS
+// (no keystore), on local ports: what moat rendered before it had a CA of
+// its own, kept to test that mode.
+func automaticConfig(coordinator bool, httpPort, httpsPort, coordinatorHTTPS int) string {
 	c := fmt.Sprintf("coordinator=%v\nhttp-server.http.port=%d\nhttp-server.https.enabled=true\nhttp-server.https.port=%d\n"+
 		"discovery.uri=https://127.0.0.1:%d\ninternal-communication.shared-secret=${ENV:TRINO_SHARED_SECRET}\n"+
 		"internal-communication.https.required=true\nhttp-server.authentication.type=PASSWORD\nshutdown.grace-period=${ENV:GRACE}\n",
@@ -185,11 +186,11 @@ func renderedConfig(coordinator bool, httpPort, httpsPort, coordinatorHTTPS int)
 	return c
 }
 
-func TestLoadRenderedConfig(t *testing.T) {
+func TestLoadAutomaticConfig(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{
 		"node.properties":                   "node.environment=moat\nnode.id=trino-worker-1\nnode.bind-ip=10.5.0.3\nnode.internal-address=10.5.0.3\n",
-		"config.properties":                 renderedConfig(false, 8080, 8443, 8443),
+		"config.properties":                 automaticConfig(false, 8080, 8443, 8443),
 		"password-authenticator.properties": "password-authenticator.name=file\nfile.password-file=" + filepath.Join(dir, "password.db") + "\n",
 		"password.db":                       "moat:" + bcryptHash(t, "moat-pw") + "\n",
 	})
@@ -208,9 +209,12 @@ func TestLoadInternalHTTPSErrors(t *testing.T) {
 	tests := []struct{ config, want string }{
 		{"internal-communication.https.required=true\nhttp-server.https.enabled=true\n", "Internal shared secret must be set when internal HTTPS is enabled"},
 		{"http-server.https.enabled=true\ninternal-communication.shared-secret=x\n", "Keystore path or automatic HTTPS shared secret must be provided"},
-		{"internal-communication.https.required=true\ninternal-communication.shared-secret=x\n", "needs http-server.https.enabled=true"},
-		{"http-server.https.enabled=true\nhttp-server.https.keystore.path=/etc/trino/k.pem\n", "remove http-server.https.keystore.path"},
-		{"http-server.http.enabled=false\n", "trinotestd always serves HTTP"},
+		{"internal-communication.https.required=true\ninternal-communication.shared-secret=x\n", "HTTPS must be enabled when HTTPS is required for internal communications. Set http-server.https.enabled=true"},
+		{"internal-communication.https.required=true\nhttp-server.https.enabled=true\ninternal-communication.https.truststore.path=/x\n", "Internal shared secret is required when HTTPS is enabled for internal communications"},
+		{"http-server.https.enabled=true\ninternal-communication.https.required=true\ninternal-communication.shared-secret=x\ninternal-communication.https.truststore.path=/x\n", "Keystore path or automatic HTTPS shared secret must be provided"},
+		{"http-server.https.keystore.path=/etc/trino/k.pem\n", "Configuration property 'http-server.https.keystore.path' was not used"},
+		{"http-server.https.enabled=true\nhttp-server.https.keystore.path=/k.pem\nhttp-server.https.keystore.key=pw\n", "http-server.https.keystore.key: trinotestd reads only PEM files with an unencrypted key"},
+		{"http-server.http.enabled=false\n", "the server would open no port"},
 	}
 	for _, tt := range tests {
 		dir := t.TempDir()
@@ -250,7 +254,7 @@ func startNode(t *testing.T, bin, id string, coordinator bool, coordinatorHTTPS 
 	}
 	writeFiles(t, dir, map[string]string{
 		"node.properties":                   "node.environment=moat\nnode.id=" + id + "\nnode.bind-ip=127.0.0.1\nnode.internal-address=127.0.0.1\n",
-		"config.properties":                 renderedConfig(coordinator, httpPort, httpsPort, coordinatorHTTPS),
+		"config.properties":                 automaticConfig(coordinator, httpPort, httpsPort, coordinatorHTTPS),
 		"password-authenticator.properties": "password-authenticator.name=file\nfile.password-file=" + filepath.Join(dir, "password.db") + "\n",
 		"password.db":                       "moat:" + bcryptHash(t, "moat-pw") + "\n",
 		"access-control.properties":         "access-control.name=file\nsecurity.config-file=" + filepath.Join(dir, "rules.json") + "\n",

@@ -1,0 +1,191 @@
+package kubernetes
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"moat/appliance"
+	"moat/mesh"
+	"moat/trino"
+)
+
+// Chart versions the export targets.
+const (
+	TrinoChart     = "1.42.2" // trinodb/charts `trino`, Trino 480
+	TrinoChartApp  = "480"
+	ConsulChart    = "1.6.10" // hashicorp/consul-k8s `consul`, Consul 1.20.6
+	ConsulChartApp = "1.20.6"
+)
+
+// Names of the Kubernetes objects the export creates or expects.
+const (
+	TrinoRelease   = "trino"
+	ConsulRelease  = "consul"
+	ConsulNS       = "consul"
+	SecretTrinoEnv = "moat-trino-env"      // TRINO_SHARED_SECRET and the catalogs' secrets
+	SecretPassword = "moat-trino-password" // password.db (bcrypt), key password.db
+	SecretNotebook = "moat-notebook"       // JUPYTER_TOKEN, TRINO_PASSWORD
+	SecretReports  = "moat-reports"        // the orchestrator's Trino password
+	ConfigMapMoat  = "moat-config"         // moat.toml for the report CronJobs
+	ReportsPVC     = "moat-reports"
+	// EnvoyInboundPort is the public (mTLS) listener consul-k8s gives an
+	// injected pod.
+	EnvoyInboundPort = 20000
+)
+
+// Options are the flags of `moat export kubernetes`.
+type Options struct {
+	Namespace string // "" = default
+	// Runtime is MOAT_RUNTIME ("" = docker).
+	Runtime string
+}
+
+func (o Options) namespace() string {
+	if o.Namespace == "" {
+		return "default"
+	}
+	return o.Namespace
+}
+
+// File names in the export folder, in the order the README applies them.
+const (
+	FileConsulValues = "consul-values.yaml"
+	FileIntentions   = "intentions.yaml"
+	FileSecrets      = "secrets.sh"
+	FileTrinoValues  = "trino-values.yaml"
+	FileNotebook     = "notebook.yaml"
+	FileReports      = "reports.yaml"
+	FileReadme       = "README.md"
+)
+
+// plan is everything the files are written from: the single-host plan's
+// own pieces, computed once.
+type plan struct {
+	cfg        *appliance.Config
+	opts       Options
+	cluster    trino.Cluster
+	coord      map[string][]byte // RenderNode of the coordinator
+	worker     map[string][]byte // RenderNode of the first worker
+	intentions []mesh.Intention  // DefaultDeny first, then Control.Intentions
+}
+
+// Export returns the files of the export folder for cfg, by name. A config
+// that cannot run on Kubernetes fails with every reason at once.
+func Export(cfg *appliance.Config, opts Options) (map[string][]byte, error) {
+	if err := Check(cfg, opts); err != nil {
+		return nil, err
+	}
+	pl, err := newPlan(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	files := map[string][]byte{}
+	for name, f := range map[string]func() ([]byte, error){
+		FileConsulValues: pl.consulValues,
+		FileTrinoValues:  pl.trinoValues,
+		FileIntentions:   pl.intentionsYAML,
+		FileNotebook:     pl.notebookYAML,
+		FileReports:      pl.reportsYAML,
+		FileSecrets:      pl.secretsScript,
+		FileReadme:       pl.readme,
+	} {
+		data, err := f()
+		if err != nil {
+			return nil, fmt.Errorf("export %s: %w", name, err)
+		}
+		files[name] = data
+	}
+	return files, nil
+}
+
+func newPlan(cfg *appliance.Config, opts Options) (*plan, error) {
+	// The export reads no secret and generates none: Secrets stays empty.
+	sec := &appliance.Secrets{}
+	pl := &plan{cfg: cfg, opts: opts, cluster: appliance.TrinoCluster(cfg, sec)}
+	if err := pl.cluster.Memory.Validate(math.MaxInt64); err != nil {
+		return nil, err
+	}
+	var err error
+	if pl.coord, err = trino.RenderNode(pl.cluster, pl.cluster.Coordinator); err != nil {
+		return nil, err
+	}
+	if pl.worker, err = trino.RenderNode(pl.cluster, pl.cluster.Workers[0]); err != nil {
+		return nil, err
+	}
+	ctl := appliance.NewControl(cfg, sec)
+	defer ctl.Close()
+	pl.intentions = append([]mesh.Intention{mesh.DefaultDeny}, ctl.Intentions()...)
+	if err := mesh.ValidateIntentions(pl.intentions, mesh.ProxyEnvoy); err != nil {
+		return nil, err
+	}
+	return pl, nil
+}
+
+// Check reports every part of cfg that cannot run on Kubernetes, each with
+// what to do instead.
+func Check(cfg *appliance.Config, opts Options) error {
+	file := cfg.Path
+	if file == "" {
+		file = appliance.DefaultFile + " (embedded default)"
+	}
+	var errs []error
+	add := func(field, format string, args ...any) {
+		errs = append(errs, &appliance.FieldError{File: file, Field: field, Msg: fmt.Sprintf(format, args...)})
+	}
+	if opts.Runtime == "process" {
+		errs = append(errs, errors.New("MOAT_RUNTIME=process: local processes do not move to Kubernetes, which runs images; "+
+			"unset MOAT_RUNTIME and give every service an image (the export uses the images in moat.toml)"))
+	}
+	if !cfg.Mesh.Enabled {
+		add("mesh.enabled", "is false: on Kubernetes the zero-trust path is Consul's connect injection; set mesh.enabled = true")
+	}
+	if !cfg.Trino.Enabled {
+		add("trino.enabled", "is false: the export is a Trino cluster behind the mesh; set trino.enabled = true")
+	}
+	for i, s := range cfg.Services {
+		field := fmt.Sprintf("service[%d] (%s)", i, s.Name)
+		for _, v := range s.Volumes {
+			src, _, _ := strings.Cut(v, ":")
+			if strings.HasPrefix(src, "/") || strings.HasPrefix(src, ".") || strings.HasPrefix(src, "~") {
+				add(field+".volumes", "%q bind-mounts a host path, which a pod on another node cannot see: "+
+					"use a named volume (NAME:/path, exported as a PersistentVolumeClaim) or put the files in a ConfigMap", v)
+			}
+		}
+		add(field, "extra services are not exported: write a Deployment and Service for %s (image %s) beside notebook.yaml, "+
+			"or remove the [[service]] before exporting", s.Name, s.Image)
+	}
+	return errors.Join(errs...)
+}
+
+// Write writes files into dir (created if needed); secrets.sh is
+// executable. It refuses a dir that holds other files than an export's.
+func Write(dir string, files map[string][]byte) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if _, ours := files[e.Name()]; !ours {
+			return fmt.Errorf("%s holds %s, which is not part of an export: export into an empty folder or an earlier export's folder", dir, e.Name())
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		mode := os.FileMode(0o644)
+		if strings.HasSuffix(name, ".sh") {
+			mode = 0o755
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), files[name], mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,150 @@
+package kubernetes
+
+import (
+	"path"
+	"path/filepath"
+
+	"go.yaml.in/yaml/v3"
+
+	"moat/appliance"
+)
+
+// Where a report pod finds moat.toml and writes report sites.
+const (
+	reportConfigDir = "/moat"
+	reportsWebImage = "nginx:1.27-alpine"
+	reportsWeb      = "moat-reports-web"
+	// MoatImage is the image the CronJobs run (see the export README).
+	MoatImage = "moat:latest"
+	// dataplaneShutdown asks consul-dataplane to stop once the report is
+	// done, so that the Job completes (consul-k8s sidecar lifecycle port).
+	dataplaneShutdown = "http://127.0.0.1:20600/graceful_shutdown"
+	suspendedSchedule = "0 0 1 1 *"
+)
+
+// reportDataDir is data_dir inside a report pod, where moat.toml is at
+// reportConfigDir/moat.toml.
+func (pl *plan) reportDataDir() string {
+	d := pl.cfg.Appliance.DataDir
+	if filepath.IsAbs(d) {
+		return d
+	}
+	return path.Join(reportConfigDir, filepath.ToSlash(d))
+}
+
+func (pl *plan) reportsYAML() ([]byte, error) {
+	upstreams, _, err := pl.upstreamAnnotation(appliance.OrchestratorUser)
+	if err != nil {
+		return nil, err
+	}
+	data := pl.reportDataDir()
+	sitesDir := path.Join(data, "reports")
+	docs := []*yaml.Node{
+		pl.serviceAccount(appliance.OrchestratorUser),
+		pl.service(appliance.OrchestratorUser, 80, "consul-k8s registers a pod through a Service; the orchestrator itself listens on nothing"),
+		pl.pvc(),
+	}
+	for _, d := range pl.cfg.ReportDefinitions() {
+		schedule, suspend := d.Schedule, false
+		if schedule == "" {
+			schedule, suspend = suspendedSchedule, true
+		}
+		script := `moat report run "$0" --config ` + reportConfigDir + `/moat.toml; rc=$?; wget -q -O- --post-data= ` + dataplaneShutdown + `; exit $rc`
+		labels := obj(p("app.kubernetes.io/name", appliance.OrchestratorUser), p("moat.dev/report", d.Name))
+		pod := obj(
+			p("metadata", obj(
+				p("labels", labels),
+				pc("annotations", "the report runs through the mesh as the orchestrator (intention orchestrator -> trino-coordinator)",
+					meshAnnotations(appliance.OrchestratorUser, "", upstreams)),
+			)),
+			p("spec", obj(
+				p("serviceAccountName", appliance.OrchestratorUser),
+				p("restartPolicy", "Never"),
+				p("containers", list(obj(
+					p("name", "report"),
+					p("image", MoatImage),
+					pc("command", "the sidecar is told to stop when the report is done, or the Job would never complete",
+						[]string{"sh", "-c", script, d.Name}),
+					p("volumeMounts", list(
+						obj(p("name", "config"), p("mountPath", reportConfigDir+"/moat.toml"), p("subPath", "moat.toml"), p("readOnly", true)),
+						obj(p("name", "secrets"), p("mountPath", path.Join(data, appliance.SecretsFile)), p("subPath", appliance.SecretsFile), p("readOnly", true)),
+						obj(p("name", "state"), p("mountPath", data)),
+						obj(p("name", "sites"), p("mountPath", sitesDir)),
+					)),
+				))),
+				p("volumes", list(
+					obj(p("name", "config"), p("configMap", obj(p("name", ConfigMapMoat)))),
+					obj(p("name", "secrets"), p("secret", obj(p("secretName", SecretReports), p("defaultMode", 0o400)))),
+					obj(p("name", "state"), p("emptyDir", obj())),
+					obj(p("name", "sites"), p("persistentVolumeClaim", obj(p("claimName", ReportsPVC)))),
+				)),
+			)),
+		)
+		comment := "report " + d.Name + ", run as " + d.RunAs + ", schedule " + d.Schedule
+		if suspend {
+			comment = "report " + d.Name + ", run as " + d.RunAs + ": on demand only (suspended; kubectl create job --from=cronjob/report-" + d.Name + ")"
+		}
+		docs = append(docs, obj(
+			p("apiVersion", "batch/v1"), p("kind", "CronJob"),
+			p("metadata", pl.meta("report-"+d.Name, nil)),
+			pc("spec", comment, obj(
+				p("schedule", schedule),
+				p("suspend", suspend),
+				p("concurrencyPolicy", "Forbid"),
+				p("jobTemplate", obj(p("spec", obj(
+					p("backoffLimit", 0),
+					p("activeDeadlineSeconds", int(pl.cfg.Appliance.ReportTimeout.D().Seconds())+60),
+					p("template", pod),
+				)))),
+			)),
+		))
+	}
+	docs = append(docs, pl.reportsWeb()...)
+	head := `reports.yaml: the scheduled reports as CronJobs running ` + "`moat report run NAME`" + ` (image ` + MoatImage + `,
+see README.md), their sites on a PersistentVolumeClaim, and a static file server for them.
+  kubectl create configmap ` + ConfigMapMoat + ` -n ` + pl.opts.namespace() + ` --from-file=moat.toml=PATH/TO/moat.toml
+  kubectl apply -n ` + pl.opts.namespace() + ` -f reports.yaml`
+	return render(head, docs...)
+}
+
+func (pl *plan) pvc() *yaml.Node {
+	return obj(
+		p("apiVersion", "v1"), p("kind", "PersistentVolumeClaim"),
+		p("metadata", pl.meta(ReportsPVC, nil)),
+		pc("spec", "written by the report Jobs, read by the file server: ReadWriteMany when they may land on different nodes", obj(
+			p("accessModes", []string{"ReadWriteMany"}),
+			p("resources", obj(p("requests", obj(p("storage", "1Gi"))))),
+		)),
+	)
+}
+
+// reportsWeb serves the report sites read-only; nothing may connect to it
+// but kubectl port-forward (reports hold query results).
+func (pl *plan) reportsWeb() []*yaml.Node {
+	labels := obj(p("app.kubernetes.io/name", reportsWeb))
+	deploy := obj(
+		p("apiVersion", "apps/v1"), p("kind", "Deployment"),
+		p("metadata", pl.meta(reportsWeb, nil)),
+		p("spec", obj(
+			p("replicas", 1),
+			p("selector", obj(p("matchLabels", labels))),
+			p("template", obj(
+				p("metadata", obj(p("labels", labels))),
+				p("spec", obj(
+					p("containers", list(obj(
+						p("name", "web"),
+						p("image", reportsWebImage),
+						p("ports", list(obj(p("name", "http"), p("containerPort", 80), p("protocol", "TCP")))),
+						p("volumeMounts", list(obj(p("name", "sites"), p("mountPath", "/usr/share/nginx/html"), p("readOnly", true)))),
+					))),
+					p("volumes", list(obj(p("name", "sites"), p("persistentVolumeClaim", obj(p("claimName", ReportsPVC), p("readOnly", true)))))),
+				)),
+			)),
+		)),
+	)
+	return []*yaml.Node{
+		pl.service(reportsWeb, 80, "kubectl port-forward svc/"+reportsWeb+" 8090:80, then http://127.0.0.1:8090/<report>/"),
+		deploy,
+		pl.onlyMeshIngress(reportsWeb, false),
+	}
+}

@@ -1,0 +1,174 @@
+package kubernetes
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"moat/appliance"
+)
+
+// userSecretPrefix names a [[user]]'s generated password in moat's secrets
+// file. It mirrors appliance's unexported userSecret, which should be
+// exported (appliance.UserSecret) so that this copy can go.
+const userSecretPrefix = "user_"
+
+// SecretTLS holds Trino's keystore and CA when the plan names them.
+const SecretTLS = "moat-trino-tls"
+
+// secretValue is one value secrets.sh puts into a Secret: from the
+// environment variable Env, else `moat secrets show Name` on the old host.
+type secretValue struct {
+	Key, Env, Name, What string
+}
+
+func envName(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z':
+			return r - 'a' + 'A'
+		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// trinoEnvSecrets are the variables the Trino pods read: the shared secret
+// and every catalog secret, named as on one host.
+func (pl *plan) trinoEnvSecrets() []secretValue {
+	out := []secretValue{{Key: "TRINO_SHARED_SECRET", Env: "TRINO_SHARED_SECRET", Name: appliance.SecretTrinoShared, What: "internal-communication.shared-secret"}}
+	for i, cat := range pl.cfg.Catalogs {
+		tc := pl.cluster.Catalogs[i]
+		props := make([]string, 0, len(cat.Secrets))
+		for prop := range cat.Secrets {
+			props = append(props, prop)
+		}
+		slices.Sort(props)
+		for _, prop := range props {
+			env := tc.SecretEnv[prop]
+			out = append(out, secretValue{Key: env, Env: env, Name: cat.Secrets[prop], What: "catalog " + cat.Name + ": " + prop})
+		}
+	}
+	return out
+}
+
+// trinoUsers are the users of password.db, with where each password is.
+func (pl *plan) trinoUsers() []secretValue {
+	out := []secretValue{
+		{Key: appliance.ManagementUser, Env: "TRINO_PASSWORD_" + envName(appliance.ManagementUser), Name: appliance.SecretManagement},
+		{Key: appliance.OrchestratorUser, Env: "TRINO_PASSWORD_" + envName(appliance.OrchestratorUser), Name: appliance.SecretOrchestrator},
+	}
+	for _, u := range pl.cfg.Users {
+		v := secretValue{Key: u.Name, Env: "TRINO_PASSWORD_" + envName(u.Name), Name: userSecretPrefix + u.Name}
+		if u.Password != "" {
+			v.Name, v.What = "", "set in moat.toml: give it in "+v.Env
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func (pl *plan) userSecret(name string) secretValue {
+	for _, u := range pl.trinoUsers() {
+		if u.Key == name {
+			return u
+		}
+	}
+	return secretValue{}
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+func (pl *plan) secretsScript() ([]byte, error) {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	ns := pl.opts.namespace()
+	w(`#!/bin/sh
+# secrets.sh: creates the Kubernetes Secrets of moat's export in namespace %s. Written by
+# moat export kubernetes; it holds no secret value, so this folder is safe to commit.
+#
+# Each value comes from an environment variable when it is set, else from
+#   moat secrets show NAME
+# on the old host: run this script there (from the folder of its moat.toml, kubectl pointing at the
+# cluster), or set the variables. Values go to kubectl through files in a private temporary folder,
+# never on a command line, and are never printed.
+set -eu
+NS=${NS:-%s}
+MOAT=${MOAT:-moat}
+MOAT_DATA_DIR=${MOAT_DATA_DIR:-%s} # data_dir of moat.toml, relative to its folder
+umask 077
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# value ENV NAME: $ENV if set, else moat secrets show NAME.
+value() {
+	eval "v=\${$1:-}"
+	if [ -n "$v" ]; then printf %%s "$v"; return; fi
+	if [ -z "$2" ]; then echo "secrets.sh: set $1" >&2; exit 1; fi
+	if ! v=$("$MOAT" secrets show "$2" 2>/dev/null); then
+		echo "secrets.sh: set $1, or run this where moat secrets show $2 works" >&2
+		exit 1
+	fi
+	printf %%s "$v"
+}
+
+# apply NAME ARGS...: creates or replaces the generic Secret NAME.
+apply() {
+	name=$1; shift
+	kubectl create secret generic "$name" -n "$NS" "$@" --dry-run=client -o yaml | kubectl apply -n "$NS" -f - >/dev/null
+	echo "secret $name: applied"
+}
+`, ns, shellQuote(ns), shellQuote(pl.cfg.Appliance.DataDir))
+
+	w("\n# %s: the Trino pods' environment (envFrom in trino-values.yaml).\n", SecretTrinoEnv)
+	var args []string
+	for _, s := range pl.trinoEnvSecrets() {
+		w("value %s %s >\"$tmp/%s\" # %s\n", s.Env, shellQuote(s.Name), s.Key, s.What)
+		args = append(args, fmt.Sprintf("--from-file=%s=\"$tmp/%s\"", s.Key, s.Key))
+	}
+	w("apply %s %s\n", SecretTrinoEnv, strings.Join(args, " "))
+
+	w(`
+# %s: password.db (bcrypt). The old host's own file when it is there (it holds
+# hashes only), else one made with htpasswd (apache2-utils) from the passwords.
+if [ -n "${PASSWORD_DB:-}" ]; then
+	cp "$PASSWORD_DB" "$tmp/password.db"
+elif [ -f "$MOAT_DATA_DIR/trino/password.db" ]; then
+	cp "$MOAT_DATA_DIR/trino/password.db" "$tmp/password.db"
+else
+	: >"$tmp/password.db"
+`, SecretPassword)
+	for _, u := range pl.trinoUsers() {
+		comment := ""
+		if u.What != "" {
+			comment = " # " + u.What
+		}
+		w("\tvalue %s %s | htpasswd -niBC 10 %s >>\"$tmp/password.db\"%s\n", u.Env, shellQuote(u.Name), shellQuote(u.Key), comment)
+	}
+	w("\tsed -i '/^$/d' \"$tmp/password.db\"\nfi\n")
+	w("apply %s --from-file=password.db=\"$tmp/password.db\"\n", SecretPassword)
+
+	nbUser := pl.userSecret(pl.cfg.Notebook.User)
+	w("\n# %s: the notebook's Jupyter token and its Trino user's (%s) password.\n", SecretNotebook, pl.cfg.Notebook.User)
+	w("value JUPYTER_TOKEN %s >\"$tmp/JUPYTER_TOKEN\"\n", shellQuote(appliance.SecretNotebook))
+	w("value %s %s >\"$tmp/TRINO_PASSWORD\"\n", nbUser.Env, shellQuote(nbUser.Name))
+	w("apply %s --from-file=JUPYTER_TOKEN=\"$tmp/JUPYTER_TOKEN\" --from-file=TRINO_PASSWORD=\"$tmp/TRINO_PASSWORD\"\n", SecretNotebook)
+
+	orch := pl.userSecret(appliance.OrchestratorUser)
+	w("\n# %s: the secrets file of the report Jobs: the orchestrator's Trino password only.\n", SecretReports)
+	w("printf '%s = \"%%s\"\\n' \"$(value %s %s)\" >\"$tmp/%s\"\n", appliance.SecretOrchestrator, orch.Env, shellQuote(orch.Name), appliance.SecretsFile)
+	w("apply %s --from-file=%s=\"$tmp/%s\"\n", SecretReports, appliance.SecretsFile, appliance.SecretsFile)
+
+	if pl.usesTLSFiles() {
+		w(`
+# %s: Trino's keystore and CA. moat's CA signs them on one host for fixed node IPs, which
+# pods do not have: issue them in the cluster (e.g. cert-manager) and create this Secret with
+# keys keystore.pem and ca.pem. This script does not make them.
+if ! kubectl get secret %s -n "$NS" >/dev/null 2>&1; then
+	echo "secrets.sh: create secret %s (keystore.pem, ca.pem) before installing Trino: see README.md" >&2
+fi
+`, SecretTLS, SecretTLS, SecretTLS)
+	}
+	return []byte(b.String()), nil
+}
