@@ -6,10 +6,10 @@ import (
 	"maps"
 	"math"
 	"net"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
-	"path/filepath"
 	"strings"
 	"time"
 
