@@ -14,7 +14,7 @@ TEMPL     := $(BIN)/templ
 TEST_TIMEOUT ?= 25m
 TEST_FLAGS   ?=
 
-.PHONY: build run test test-deps python3 test-go lint generate check-generated consul test-images chromium bench e2e clean help
+.PHONY: build run test test-deps python3 test-go lint generate check-generated consul registry test-images chromium bench e2e clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -30,9 +30,9 @@ run: build ## build and run `moat up` with the embedded default moat.toml (local
 
 # ---- tests ---------------------------------------------------------------
 
-test: test-deps lint check-generated test-go ## everything the project needs to test itself
+test: test-deps lint check-generated test-go fuzz-short ## everything the project needs to test itself
 
-test-deps: consul test-images chromium python3 ## install what the tests need
+test-deps: consul registry test-images chromium python3 ## install what the tests need
 
 test-go:
 	CI=$${CI:-} $(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
@@ -64,6 +64,16 @@ $(BIN)/consul: tools/consul/go.mod tools/consul/go.sum
 	@mkdir -p $(BIN)
 	@echo "building Consul $$(grep -o 'hashicorp/consul v[0-9.]*' tools/consul/go.mod | cut -d' ' -f2) from its Go module (about 4-6 minutes, once)"
 	cd tools/consul && GONOSUMDB=$(CONSUL_GONOSUMDB) CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o ../../$@ github.com/hashicorp/consul
+	@touch $@
+
+# The CNCF distribution registry from its Go module (tools/registry/go.mod
+# holds the pin), for the pull tests: served on 127.0.0.1 by the tests
+# themselves. Cached in bin/ and rebuilt only when the pin changes.
+registry: $(BIN)/registry ## build the pinned image registry into bin/
+
+$(BIN)/registry: tools/registry/go.mod tools/registry/go.sum
+	@mkdir -p $(BIN)
+	cd tools/registry && CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o ../../$@ github.com/distribution/distribution/v3/cmd/registry
 	@touch $@
 
 $(BIN)/workload: $(shell find internal/workload -name '*.go')
@@ -115,7 +125,7 @@ fuzz: ## run every fuzz target for FUZZTIME each, default 60s
 	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$pkg || failed="$$failed $$name"; done; \
 	  if [ -n "$$failed" ]; then echo "fuzz targets that failed:$$failed"; exit 1; fi
 
-fuzz-short: ## every fuzz target for 5s each: a brief step `make test` may run
+fuzz-short: ## every fuzz target for 5s each (part of make test)
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=5s
 
 # ---- benchmarks and the real-image path ----------------------------------
@@ -126,5 +136,5 @@ bench: test-deps build ## benchmarks, ratios printed side by side
 e2e: build ## the same scenario on the official Trino, Consul, Envoy and Jupyter images (needs them locally)
 	$(GO) test -tags e2e -count=1 -timeout 60m -run E2E .
 
-clean: ## remove build output (keeps the cached Consul binary)
-	find $(BIN) -mindepth 1 -maxdepth 1 -not -name consul -exec rm -rf {} +
+clean: ## remove build output (keeps the cached Consul and registry binaries)
+	find $(BIN) -mindepth 1 -maxdepth 1 -not -name consul -not -name registry -exec rm -rf {} +

@@ -13,10 +13,12 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"moat/appliance"
 	moatembed "moat/embed"
 	"moat/supervisor"
+	"moat/supervisor/process"
 )
 
 func cmdInit() command {
@@ -92,21 +94,28 @@ func initSystemd(env *cliEnv, force bool) error {
 }
 
 func cmdLogs() command {
-	c := command{name: "logs", args: "[SERVICE...] [-f] [--tail N]", summary: "print services' logs",
+	c := command{name: "logs", args: "[SERVICE...] [-f] [--tail N] [--since D|TIME] [--timestamps]", summary: "print services' logs",
 		help: `
 Prints the output of services' containers (every service when none is
 named). With several services, lines are interleaved as they come, each
-prefixed with its service's name. -f keeps following them.
+prefixed with its service's name. -f keeps following them. --since keeps
+the lines written in the last DURATION (10m, 1h30m) or since an RFC 3339
+time (2026-12-01T22:00:00Z); --timestamps starts each line with the time it
+was written. The process runtime records no times: it refuses both.
 
 Example:
   moat logs trino-coordinator --tail 50 -f
-  moat logs -n 20 db api`}
+  moat logs -n 20 db api
+  moat logs api --since 10m --timestamps`}
 	c.run = func(ctx context.Context, env *cliEnv, args []string) error {
 		fs := c.flags(env)
 		follow := fs.Bool("f", false, "follow the logs as they grow")
 		fs.BoolVar(follow, "follow", false, "the same as -f")
 		tail := fs.Int("tail", 100, "number of lines from the end of each log (0: all)")
 		fs.IntVar(tail, "n", 100, "the same as --tail")
+		since := fs.String("since", "", "only lines written in the last DURATION (10m) or since an RFC 3339 TIME")
+		stamps := fs.Bool("timestamps", false, "start each line with the time it was written")
+		fs.BoolVar(stamps, "t", false, "the same as --timestamps")
 		return runParsed(func() error {
 			pos, err := c.parse(fs, args, nil)
 			if err != nil {
@@ -115,12 +124,16 @@ Example:
 			if *tail < 0 {
 				return usageError{fmt.Sprintf("invalid --tail %d: must be 0 or more", *tail), "moat logs SERVICE --tail 100"}
 			}
+			from, err := parseSince(*since, time.Now())
+			if err != nil {
+				return err
+			}
 			s, err := openRunning(ctx, env, modeReadOnly)
 			if err != nil {
 				return err
 			}
 			defer s.close()
-			err = logs(ctx, env, s, pos, supervisor.LogOptions{Tail: *tail, Follow: *follow})
+			err = logs(ctx, env, s, pos, supervisor.LogOptions{Tail: *tail, Follow: *follow, Since: from, Timestamps: *stamps})
 			if errors.Is(err, context.Canceled) {
 				return nil
 			}
@@ -128,6 +141,25 @@ Example:
 		})
 	}
 	return c
+}
+
+// parseSince reads --since: a duration back from now, or an RFC 3339 time
+// (zero when empty).
+func parseSince(v string, now time.Time) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil {
+		if d < 0 {
+			return time.Time{}, usageError{fmt.Sprintf("invalid --since %q: a duration must not be negative", v), "moat logs SERVICE --since 10m"}
+		}
+		return now.Add(-d), nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	return time.Time{}, usageError{fmt.Sprintf("invalid --since %q: want a duration (10m, 1h30m) or an RFC 3339 time (2026-12-01T22:00:00Z)", v),
+		"moat logs SERVICE --since 10m"}
 }
 
 // logs writes the logs of the named services (all when none), each line
@@ -171,6 +203,11 @@ func logs(ctx context.Context, env *cliEnv, s *stack, names []string, o supervis
 		}()
 	}
 	wg.Wait()
+	for _, err := range errs {
+		if errors.Is(err, process.ErrNoLogTimes) {
+			return err // once, not once per service
+		}
+	}
 	return errors.Join(errs...)
 }
 

@@ -79,6 +79,11 @@ type PullProgress struct {
 type LogOptions struct {
 	Tail   int  // last N lines; 0 means all
 	Follow bool // keep writing until ctx ends or the instance is removed
+	// Since keeps only the lines written at or after it; zero means all.
+	Since time.Time
+	// Timestamps starts every line with the time it was written (RFC 3339
+	// with nanoseconds, as Docker writes it).
+	Timestamps bool
 }
 
 // Inventory is what a runtime holds for one project.

@@ -18,9 +18,12 @@ import (
 // the container stops. moat's containers have no TTY, so the stream is
 // demultiplexed.
 func (r *Runtime) Logs(ctx context.Context, id string, opts supervisor.LogOptions, w io.Writer) error {
-	o := container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: opts.Follow, Tail: "all"}
+	o := container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: opts.Follow, Tail: "all", Timestamps: opts.Timestamps}
 	if opts.Tail > 0 {
 		o.Tail = strconv.Itoa(opts.Tail)
+	}
+	if !opts.Since.IsZero() {
+		o.Since = fmt.Sprintf("%d.%09d", opts.Since.Unix(), opts.Since.Nanosecond())
 	}
 	rc, err := r.cli.ContainerLogs(ctx, id, o)
 	if err != nil {

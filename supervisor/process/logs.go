@@ -14,10 +14,19 @@ import (
 // followInterval is how often Logs with Follow looks for new output.
 const followInterval = 200 * time.Millisecond
 
+// ErrNoLogTimes is Logs' answer to --since and --timestamps: a process's
+// log file records no time per line.
+var ErrNoLogTimes = errors.New("the process runtime keeps no time per log line: " +
+	"--since and --timestamps need the docker runtime (use --tail N instead)")
+
 // Logs writes the instance's log (its last opts.Tail lines) to w; with
 // opts.Follow it keeps writing what is appended until ctx ends or the
-// instance is removed.
+// instance is removed. It refuses opts.Since and opts.Timestamps
+// (ErrNoLogTimes).
 func (r *Runtime) Logs(ctx context.Context, id string, opts supervisor.LogOptions, w io.Writer) error {
+	if !opts.Since.IsZero() || opts.Timestamps {
+		return ErrNoLogTimes
+	}
 	r.mu.Lock()
 	inst, err := r.lookupLocked(id)
 	r.mu.Unlock()
