@@ -6,12 +6,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 
 	"moat/appliance"
+	"moat/supervisor"
+	"moat/supervisor/docker"
 )
 
 // usageError is a mistake on the command line: a message and what to try.
@@ -45,7 +51,7 @@ type cliEnv struct {
 func commands() []command {
 	return []command{
 		cmdInit(), cmdUp(), cmdDown(), cmdStatus(), cmdLogs(), cmdRestart(), cmdExec(), cmdPull(), cmdQuery(), cmdVerify(),
-		cmdReport(), cmdImages(), cmdExport(), cmdConfig(), cmdDoctor(), cmdSecrets(), cmdCompletion(), cmdVersion(),
+		cmdReport(), cmdImages(), cmdExport(), cmdConnect(), cmdConfig(), cmdDoctor(), cmdSecrets(), cmdCompletion(), cmdVersion(),
 	}
 }
 
@@ -57,6 +63,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if len(args) == 0 {
+		if err := announceBare(ctx, env); err != nil {
+			return err
+		}
 		rest = []string{"up", "--open"}
 	}
 	if len(rest) == 0 {
@@ -77,6 +86,88 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return c.run(ctx, env, rest)
 	}
 	return usageError{fmt.Sprintf("unknown command %q", name), "moat help"}
+}
+
+// announceBare prints what the double-click (`moat` alone) does before it
+// does it: the images, present or to download with their size as the
+// registry states it ("size unknown" when it cannot say), where state
+// goes, and the dashboard it opens. It changes nothing.
+func announceBare(ctx context.Context, env *cliEnv) error {
+	s, err := openStackMode(ctx, env, modeReadOnly)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	w, cfg := env.stdout, s.cfg
+	source := cfg.Path
+	if source == "" {
+		source = "the embedded default moat.toml"
+	}
+	fmt.Fprintf(w, "moat with no command runs `moat up --open` for %s (project %s):\n", source, cfg.Appliance.Project)
+	fmt.Fprintln(w, "  images:")
+	im, _ := s.rt.(supervisor.ImageManager)
+	refs := stackImages(s)
+	present := make([]bool, len(refs))
+	sizes := make([]int64, len(refs))
+	errs := make([]error, len(refs))
+	hc := &http.Client{Timeout: 10 * time.Second}
+	var wg sync.WaitGroup
+	for i, ref := range refs {
+		if im != nil {
+			present[i], _ = im.ImagePresent(ctx, ref)
+		}
+		if present[i] || cfg.Appliance.Pull == "never" {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sizes[i], errs[i] = docker.RemoteSize(ctx, hc, ref, runtime.GOARCH)
+		}()
+	}
+	wg.Wait()
+	var total int64
+	unknown, download := 0, 0
+	for i, ref := range refs {
+		switch {
+		case present[i]:
+			fmt.Fprintf(w, "    present      %s\n", ref)
+		case cfg.Appliance.Pull == "never":
+			fmt.Fprintf(w, "    missing      %s (appliance.pull = never: `moat images load FILE` first)\n", ref)
+		case errs[i] != nil:
+			download++
+			unknown++
+			fmt.Fprintf(w, "    to download  %s (size unknown: %s)\n", ref, errs[i])
+		default:
+			download++
+			total += sizes[i]
+			fmt.Fprintf(w, "    to download  %s (%s)\n", ref, humanBytes(sizes[i]))
+		}
+	}
+	images := func(n int) string {
+		if n == 1 {
+			return "1 image"
+		}
+		return fmt.Sprintf("%d images", n)
+	}
+	switch {
+	case download == 0:
+		fmt.Fprintln(w, "  nothing to download")
+	case unknown == download:
+		fmt.Fprintf(w, "  to download: %s of unknown size\n", images(unknown))
+	case unknown == 0:
+		fmt.Fprintf(w, "  to download: at most %s in %s (layers already here are not downloaded again)\n", humanBytes(total), images(download))
+	default:
+		fmt.Fprintf(w, "  to download: at most %s in %s, and %s of unknown size\n", humanBytes(total), images(download-unknown), images(unknown))
+	}
+	fmt.Fprintf(w, "  state: %s (database, secrets, reports; Docker volumes of project %s)\n", cfg.DataDir(), cfg.Appliance.Project)
+	if cfg.Dashboard.Enabled {
+		fmt.Fprintf(w, "  dashboard: http://%s/ui/ (opened in your browser once the stack is up)\n", cfg.Dashboard.Listen)
+	} else {
+		fmt.Fprintln(w, "  dashboard: disabled in the config (nothing to open)")
+	}
+	fmt.Fprintln(w, "Ctrl-C stops the stack.")
+	return nil
 }
 
 func lookup(name string) (command, bool) {

@@ -117,8 +117,10 @@ func (e exitCode) Error() string { return fmt.Sprintf("exit code %d", int(e)) }
 func cmdPull() command {
 	c := command{name: "pull", args: "", summary: "pull every image of the stack",
 		help: `
-Pulls every image the stack uses, as 'moat up --pull=always' does, with a
-progress line per image. It changes nothing in moat's state.
+Pulls every image the stack uses, as 'moat up --pull=always' does (the same
+code path), with progress per image in bytes and layers: a live bar on a
+terminal, plain lines otherwise. A missing tag or an unreachable registry is
+one line naming the image and the fix. It changes nothing in moat's state.
 
 Example:
   moat pull && moat images save bundle.tar`}

@@ -165,15 +165,24 @@ func startAndSupervise(ctx context.Context, s *stack, o upOptions, out io.Writer
 	if o.open && s.dashboardURL != "" {
 		openBrowser(s.dashboardURL) // one-time: the token never reaches a command line
 	}
-	if err := supervise(ctx, s, out, serveUI); err != nil {
-		fmt.Fprintf(out, "error: %v\n", err)
+	ws, err := openWorkstation(ctx, s)
+	if err != nil {
+		return errors.Join(err, stopStack(ctx, s, eng, out))
 	}
-	return stopStack(ctx, s, eng, out)
+	if ws != nil {
+		fmt.Fprintf(out, "  tools       https://127.0.0.1:%d (Trino for DBeaver, JDBC, the trino CLI, Python: `moat connect`)\n", s.cfg.Mesh.WorkstationPort)
+	}
+	// An actor's failure stops the stack and is the run's outcome.
+	serr := supervise(ctx, s, out, serveUI, ws)
+	if serr != nil {
+		fmt.Fprintf(out, "error: %v\n", serr)
+	}
+	return errors.Join(serr, stopStack(ctx, s, eng, out))
 }
 
 // supervise runs the actors of a healthy stack until ctx ends or one fails:
 // the order of Add is the order they are stopped in.
-func supervise(ctx context.Context, s *stack, out io.Writer, serveUI func(context.Context) error) error {
+func supervise(ctx context.Context, s *stack, out io.Writer, serveUI func(context.Context) error, ws *workstationEndpoint) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var g oklogrun.Group
@@ -185,6 +194,9 @@ func supervise(ctx context.Context, s *stack, out io.Writer, serveUI func(contex
 	}
 	{ // moat.toml's intentions, applied live when the file is saved.
 		g.Add(func() error { return watchConfig(ctx, s, out) }, func(error) { cancel() })
+	}
+	if ws != nil { // The host endpoint for the user's own tools.
+		g.Add(func() error { return ws.serve(ctx) }, func(error) { cancel() })
 	}
 	{ // Scheduled reports (a running report finishes first).
 		g.Add(func() error { scheduleReports(ctx, s, out); return nil }, func(error) { cancel() })

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"moat/appliance"
 	"moat/mesh"
 	"moat/state"
+	"moat/supervisor"
 )
 
 func cmdVerify() command {
@@ -29,23 +32,47 @@ Trino's ports directly; from the host, an anonymous leaf for every service
 compares Consul's intentions with moat.toml's and reports every extra or
 missing one as drift. Anything it cannot find out is "unknown", never a pass.
 Exits non-zero on any difference; results are stored and shown by the
-dashboard.
+dashboard. With nothing running it refuses and stores nothing. --json
+prints the results as one JSON document instead of the matrix.
 
 Example:
-  moat verify`}
+  moat verify
+  moat verify --json | jq '.results[] | select(.ok | not)'`}
 	c.run = func(ctx context.Context, env *cliEnv, args []string) error {
 		fs := c.flags(env)
+		asJSON := fs.Bool("json", false, "print the results as JSON")
 		return runParsed(func() error {
 			if _, err := c.parse(fs, args, func(n int) bool { return n == 0 }); err != nil {
 				return err
 			}
-			return verify(ctx, env)
+			return verify(ctx, env, *asJSON)
 		})
 	}
 	return c
 }
 
-func verify(ctx context.Context, env *cliEnv) error {
+// VerifyReport is `moat verify --json`.
+type VerifyReport struct {
+	Project     string             `json:"project"`
+	OK          bool               `json:"ok"`
+	Differences int                `json:"differences"`
+	Results     []VerifyResultJSON `json:"results"`
+}
+
+// VerifyResultJSON is one check in VerifyReport.
+type VerifyResultJSON struct {
+	Source      string `json:"source"`
+	Destination string `json:"destination"`
+	Expected    string `json:"expected"`
+	Observed    string `json:"observed"`
+	OK          bool   `json:"ok"`
+	Detail      string `json:"detail,omitempty"`
+}
+
+func verify(ctx context.Context, env *cliEnv, asJSON bool) error {
+	if err := refuseVerifyWhenDown(ctx, env); err != nil {
+		return err
+	}
 	s, err := openStack(ctx, env)
 	if err != nil {
 		return err
@@ -58,10 +85,15 @@ func verify(ctx context.Context, env *cliEnv) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprint(env.stdout, m.Render())
+	if !asJSON {
+		fmt.Fprint(env.stdout, m.Render())
+	}
 	extra := append(verifyDrift(ctx, s), anonymousWrite(ctx, s)...)
 	extra = append(extra, verifyIntruder(ctx, s)...)
 	for _, r := range extra {
+		if asJSON {
+			break
+		}
 		mark := "ok  "
 		if !r.OK {
 			mark = "FAIL"
@@ -73,16 +105,61 @@ func verify(ctx context.Context, env *cliEnv) error {
 		return err
 	}
 	var bad []string
+	rep := VerifyReport{Project: s.cfg.Appliance.Project, Results: []VerifyResultJSON{}}
 	for _, r := range results {
 		if !r.OK {
 			bad = append(bad, r.Source+" → "+r.Destination)
+		}
+		rep.Results = append(rep.Results, VerifyResultJSON{Source: r.Source, Destination: r.Destination,
+			Expected: r.Expected, Observed: r.Observed, OK: r.OK, Detail: r.Detail})
+	}
+	rep.OK, rep.Differences = len(bad) == 0, len(bad)
+	if asJSON {
+		if err := printJSON(env, rep); err != nil {
+			return err
 		}
 	}
 	if len(bad) > 0 {
 		return fmt.Errorf("verify found %d differences from the expected policy: %s", len(bad), strings.Join(bad, ", "))
 	}
-	fmt.Fprintln(env.stdout, "every claim holds")
+	if !asJSON {
+		fmt.Fprintln(env.stdout, "every claim holds")
+	}
 	return nil
+}
+
+// refuseVerifyWhenDown stops verify before it opens or stores anything
+// when no service of the stack is running: every probe would fail, and
+// those failures would say nothing about the policy. A config that does not
+// load is left to openStack to report.
+func refuseVerifyWhenDown(ctx context.Context, env *cliEnv) error {
+	cfg, err := env.loadConfig()
+	if err != nil {
+		return nil
+	}
+	if !cfg.Mesh.Enabled {
+		return errors.New("this config has no mesh to verify (enable [mesh])")
+	}
+	if os.Getenv("MOAT_RUNTIME") == "process" {
+		return nil // the process runtime runs no mesh; openStack says what it can
+	}
+	rt, err := newRuntime(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if c, ok := rt.(io.Closer); ok {
+		defer c.Close()
+	}
+	inv, err := rt.List(ctx, cfg.Appliance.Project)
+	if err != nil {
+		return err
+	}
+	for _, in := range inv.Instances {
+		if in.State == supervisor.StateRunning {
+			return nil
+		}
+	}
+	return fmt.Errorf("the stack %s is down: nothing to verify (`moat up -d` first)", cfg.Appliance.Project)
 }
 
 // verifyMatrix connects every source to every destination's sidecar.

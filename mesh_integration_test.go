@@ -3,11 +3,14 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +20,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
+	trinoclient "github.com/trinodb/trino-go-client/trino"
 
 	"moat/appliance"
 	"moat/internal/testenv"
@@ -56,6 +60,7 @@ func newMeshStack(t *testing.T, official bool) *testStack {
 		"https_port = 18501", fmt.Sprintf("https_port = %d", testenv.FreePort(t)),
 		"coordinator_port = 21100", fmt.Sprintf("coordinator_port = %d", testenv.FreePort(t)),
 		"notebook_sidecar_port = 21101", fmt.Sprintf("notebook_sidecar_port = %d", testenv.FreePort(t)),
+		"workstation_port = 21102", fmt.Sprintf("workstation_port = %d", testenv.FreePort(t)),
 		"port = 18888", fmt.Sprintf("port = %d", testenv.FreePort(t)),
 		"172.28.10.0/24", fmt.Sprintf("172.28.%d.0/24", n),
 		"172.29.10.0/24", fmt.Sprintf("172.29.%d.0/24", n),
@@ -168,6 +173,8 @@ func checkMeshStack(t *testing.T, s *testStack) {
 			t.Errorf("the executed notebook's outputs lack the 25 nations: %v\n%.2000s", err, saved)
 		}
 	})
+
+	t.Run("tools on the host reach Trino through the workstation endpoint", func(t *testing.T) { checkWorkstation(t, s) })
 
 	t.Run("moat.toml's intentions apply live", func(t *testing.T) {
 		orig, err := os.ReadFile(s.config)
@@ -524,4 +531,52 @@ func checkSealed(t *testing.T, s *testStack) {
 			}
 		}
 	})
+}
+
+// checkWorkstation connects as a tool on the host would: the official Go
+// client, moat's CA file, a user's password, and nothing else.
+func checkWorkstation(t *testing.T, s *testStack) {
+	var cs ConnectSettings
+	if err := json.Unmarshal([]byte(s.mustMoat("connect", "--json")), &cs); err != nil {
+		t.Fatal(err)
+	}
+	caPEM, err := os.ReadFile(cs.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	password := strings.TrimSpace(s.mustMoat("secrets", "show", "user_analyst"))
+	query := func(pw string) (int, error) {
+		client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+		u, _ := url.Parse(cs.URL)
+		u.User = url.UserPassword(cs.User, pw)
+		if err := trinoclient.RegisterCustomClient("moat-test-workstation", client); err != nil {
+			return 0, err
+		}
+		defer trinoclient.DeregisterCustomClient("moat-test-workstation")
+		db, err := sql.Open("trino", u.String()+"?custom_client=moat-test-workstation")
+		if err != nil {
+			return 0, err
+		}
+		defer db.Close()
+		var n int
+		err = db.QueryRow("SELECT count(*) FROM tpch.tiny.nation").Scan(&n)
+		return n, err
+	}
+	if n, err := query(password); err != nil || n != 25 {
+		t.Fatalf("through %s with the CA only: %d, %v", cs.URL, n, err)
+	}
+	if _, err := query("not-the-password"); err == nil || !strings.Contains(err.Error(), "Invalid credentials") {
+		t.Errorf("a wrong password through the endpoint: %v; want Trino's Invalid credentials", err)
+	}
+	setIntention(t, s.consul(), "workstation", "trino-coordinator", "deny")
+	_, err = query(password)
+	setIntention(t, s.consul(), "workstation", "trino-coordinator", "allow")
+	if err == nil {
+		t.Error("the endpoint still answers with workstation → trino-coordinator denied")
+	}
+	if !strings.Contains(cs.JDBC, "SSLTrustStorePath="+cs.CAFile) || strings.Contains(s.mustMoat("connect"), password) {
+		t.Errorf("connect settings: %+v (and the password must never be printed)", cs)
+	}
 }

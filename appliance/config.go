@@ -62,6 +62,10 @@ type Mesh struct {
 	// NotebookSidecarPort is the notebook's sidecar on 127.0.0.1 (for
 	// `moat verify`; it too accepts mesh mTLS only).
 	NotebookSidecarPort int `toml:"notebook_sidecar_port"`
+	// WorkstationPort is the Trino endpoint for tools on the host (DBeaver,
+	// JDBC, the Trino CLI, a local Python): a listener of moat's on
+	// 127.0.0.1, Connect-native as identity "workstation"; 0 turns it off.
+	WorkstationPort int `toml:"workstation_port"`
 }
 
 // Trino is the coordinator and its workers.

@@ -120,6 +120,9 @@ func (k *Control) Intentions() []mesh.Intention {
 		if k.cfg.Notebook.Enabled {
 			out = append(out, mesh.Intention{Source: ServiceNotebook, Destination: ServiceCoordinator, Action: mesh.Allow})
 		}
+		if HasWorkstation(k.cfg) {
+			out = append(out, mesh.Intention{Source: WorkstationIdentity, Destination: ServiceCoordinator, Action: mesh.Allow})
+		}
 	}
 	k.mu.Lock()
 	declared := k.intentions
@@ -184,8 +187,10 @@ func (k *Control) ConsulReady(ctx context.Context) error {
 			return fmt.Errorf("mesh.envoy_image = %q: %w", k.cfg.Mesh.EnvoyImage, err)
 		}
 	}
-	if _, err := mesh.ServiceToken(ctx, c, OrchestratorUser, k.sec.EnsureUUID(tokenSecret(OrchestratorUser))); err != nil {
-		return err
+	for _, id := range k.nativeIdentities() {
+		if _, err := mesh.ServiceToken(ctx, c, id, k.sec.EnsureUUID(tokenSecret(id))); err != nil {
+			return err
+		}
 	}
 	for _, r := range k.registrations() {
 		token := k.sec.EnsureUUID(tokenSecret(r.Service))
@@ -283,6 +288,15 @@ func (k *Control) ShutdownWorker(ip string) func(context.Context) error {
 	}
 }
 
+// nativeIdentities are the Connect-native identities moat itself holds.
+func (k *Control) nativeIdentities() []string {
+	out := []string{OrchestratorUser}
+	if HasWorkstation(k.cfg) {
+		out = append(out, WorkstationIdentity)
+	}
+	return out
+}
+
 // Identity is moat's own Connect identity (orchestrator), reaching the
 // coordinator's sidecar on its loopback port.
 func (k *Control) Identity(ctx context.Context) (*mesh.Identity, error) {
@@ -291,19 +305,33 @@ func (k *Control) Identity(ctx context.Context) (*mesh.Identity, error) {
 	if k.identity != nil {
 		return k.identity, nil
 	}
-	c, err := k.client(k.sec.EnsureUUID(tokenSecret(OrchestratorUser)))
+	id, err := k.newIdentity(ctx, OrchestratorUser)
 	if err != nil {
 		return nil, err
 	}
-	id, err := mesh.NewIdentity(ctx, c, OrchestratorUser)
+	k.identity = id
+	return id, nil
+}
+
+// WorkstationIdentity is a new Connect identity "workstation", the host
+// endpoint's (the caller closes it).
+func (k *Control) WorkstationIdentity(ctx context.Context) (*mesh.Identity, error) {
+	return k.newIdentity(ctx, WorkstationIdentity)
+}
+
+func (k *Control) newIdentity(ctx context.Context, name string) (*mesh.Identity, error) {
+	c, err := k.client(k.sec.EnsureUUID(tokenSecret(name)))
 	if err != nil {
-		return nil, fmt.Errorf("moat's mesh identity (orchestrator): %w", err)
+		return nil, err
+	}
+	id, err := mesh.NewIdentity(ctx, c, name)
+	if err != nil {
+		return nil, fmt.Errorf("moat's mesh identity (%s): %w", name, err)
 	}
 	id.SetAddress(ServiceCoordinator, "127.0.0.1:"+strconv.Itoa(k.cfg.Mesh.CoordinatorPort))
 	if k.cfg.Notebook.Enabled {
 		id.SetAddress(ServiceNotebook, "127.0.0.1:"+strconv.Itoa(k.cfg.Mesh.NotebookSidecarPort))
 	}
-	k.identity = id
 	return id, nil
 }
 

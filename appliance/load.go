@@ -226,6 +226,20 @@ func (s *source) value(path string, prim toml.Primitive, rv reflect.Value) {
 }
 
 func (s *source) tableOf(path string, prim toml.Primitive, rv reflect.Value) (map[string]toml.Primitive, bool) {
+	// An array of tables decodes into a map without an error, dropping
+	// every key it holds: [[trino]] where the schema has [trino].
+	var v any
+	if err := s.md.PrimitiveDecode(prim, &v); err == nil {
+		if _, ok := v.([]map[string]any); ok {
+			line := s.lines.line(path)
+			if line == 0 {
+				line = s.lines.line(path + "[0]")
+			}
+			s.errs = append(s.errs, &FieldError{s.file, line, path,
+				fmt.Sprintf("%s is a table: write [%s], not [[%s]]", path, path, path)})
+			return nil, false
+		}
+	}
 	var keys map[string]toml.Primitive
 	if err := s.md.PrimitiveDecode(prim, &keys); err != nil {
 		s.wrongType(path, prim, rv.Type())

@@ -15,6 +15,9 @@ import (
 const (
 	ManagementUser   = "moat"         // system_information write; graceful worker shutdown
 	OrchestratorUser = "orchestrator" // runs queries and reports, impersonating their users
+	// WorkstationIdentity is the mesh identity of the host endpoint
+	// (mesh.workstation_port): tools on the host reach Trino as it.
+	WorkstationIdentity = "workstation"
 )
 
 // Names of the services moat runs itself.
@@ -50,6 +53,9 @@ func BuiltinServices(c *Config) []string {
 // MeshServices are the mesh identities intentions may name.
 func MeshServices(c *Config) []string {
 	out := []string{OrchestratorUser}
+	if HasWorkstation(c) {
+		out = append(out, WorkstationIdentity)
+	}
 	if c.Trino.Enabled {
 		out = append(out, ServiceCoordinator)
 	}
@@ -57,6 +63,11 @@ func MeshServices(c *Config) []string {
 		out = append(out, ServiceNotebook)
 	}
 	return out
+}
+
+// HasWorkstation reports whether moat offers the host endpoint.
+func HasWorkstation(c *Config) bool {
+	return c.Mesh.Enabled && c.Trino.Enabled && c.Mesh.WorkstationPort != 0
 }
 
 // IsMeshService reports whether name is a service with a sidecar.

@@ -201,6 +201,9 @@ func (k *checker) mesh(c *Config) {
 	k.port("mesh.https_port", m.HTTPSPort)
 	k.port("mesh.coordinator_port", m.CoordinatorPort)
 	k.port("mesh.notebook_sidecar_port", m.NotebookSidecarPort)
+	if m.WorkstationPort != 0 {
+		k.port("mesh.workstation_port", m.WorkstationPort)
+	}
 	k.subnet("mesh.subnet", m.Subnet, 4) // Consul .2, coordinator .3, notebook .4
 	if m.LeafCertTTL < Duration(time.Hour) {
 		k.add("mesh.leaf_cert_ttl", m.LeafCertTTL, "must be at least 1h (Consul's minimum)")

@@ -72,6 +72,9 @@ func hostPorts(c *Config) []published {
 	envoy := c.Mesh.Enabled && c.Mesh.Proxy == "envoy"
 	if c.Trino.Enabled {
 		out = append(out, published{"mesh.coordinator_port", c.Mesh.CoordinatorPort, lo, c.Mesh.CoordinatorPort, ""})
+		if c.Mesh.Enabled && c.Mesh.WorkstationPort != 0 {
+			out = append(out, published{"mesh.workstation_port", c.Mesh.WorkstationPort, lo, c.Mesh.WorkstationPort, ""})
+		}
 		if envoy {
 			out = append(out, published{"mesh.coordinator_port", c.Mesh.CoordinatorPort, lo, EnvoyReadyPort(c, ServiceCoordinator),
 				"+ 500, the Envoy /ready port of " + ServiceCoordinator + SidecarSuffix})
