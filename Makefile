@@ -23,7 +23,7 @@ build: $(BIN)/moat ## build bin/moat
 
 $(BIN)/moat: $(GO_SOURCES)
 	@mkdir -p $(BIN)
-	CGO_ENABLED=0 $(GO) build -trimpath -o $@ .
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=true -o $@ .
 
 run: build ## build and run `moat up` with the embedded default moat.toml (local images where official ones cannot be had)
 	scripts/run.sh

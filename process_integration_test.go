@@ -11,18 +11,15 @@ import (
 	"moat/internal/testenv"
 )
 
-// The same moat on a host without Docker: MOAT_RUNTIME=process runs the
-// [[service]] entries as local processes (image = the executable).
-func TestProcessRuntimeStack(t *testing.T) {
+// processStack writes a moat.toml of [[service]]s (TOML after the common
+// header) run as local processes, and returns a function running moat on it
+// with MOAT_RUNTIME=process; the stack is taken down when the test ends.
+func processStack(t *testing.T, project, services string) func(args ...string) (string, error) {
+	t.Helper()
 	dir := t.TempDir()
-	workload := filepath.Join(dir, "workload")
-	if out, err := exec.Command("go", "build", "-o", workload, "./internal/workload").CombinedOutput(); err != nil {
-		t.Fatalf("build workload: %v\n%s", err, out)
-	}
-	db, api := testenv.FreePort(t), testenv.FreePort(t)
 	cfg := fmt.Sprintf(`
 [appliance]
-project = "proc-test"
+project = %q
 data_dir = %q
 start_timeout = "30s"
 stop_grace = "2s"
@@ -34,6 +31,37 @@ enabled = false
 enabled = false
 [notebook]
 enabled = false
+`, project, filepath.Join(dir, "data")) + services
+	config := filepath.Join(dir, "moat.toml")
+	if err := os.WriteFile(config, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command(moatBin, append(args, "--config", config)...)
+		cmd.Env = append(os.Environ(), "MOAT_RUNTIME=process")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	t.Cleanup(func() { run("down") })
+	return run
+}
+
+// buildWorkload builds the test workload for the process runtime.
+func buildWorkload(t *testing.T) string {
+	t.Helper()
+	workload := filepath.Join(t.TempDir(), "workload")
+	if out, err := exec.Command("go", "build", "-o", workload, "./internal/workload").CombinedOutput(); err != nil {
+		t.Fatalf("build workload: %v\n%s", err, out)
+	}
+	return workload
+}
+
+// The same moat on a host without Docker: MOAT_RUNTIME=process runs the
+// [[service]] entries as local processes (image = the executable).
+func TestProcessRuntimeStack(t *testing.T) {
+	workload := buildWorkload(t)
+	db, api := testenv.FreePort(t), testenv.FreePort(t)
+	moat := processStack(t, "proc-test", fmt.Sprintf(`
 [[service]]
 name = "db"
 image = %q
@@ -47,22 +75,15 @@ command = ["-name", "api", "-listen", "127.0.0.1:%d", "-depends", "http://127.0.
 health = [%q, "probe", "http://127.0.0.1:%d/health"]
 health_interval = "100ms"
 depends_on = ["db"]
-`, filepath.Join(dir, "data"), workload, db, workload, db, workload, api, db, workload, api)
-	config := filepath.Join(dir, "moat.toml")
-	if err := os.WriteFile(config, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+`, workload, db, workload, db, workload, api, db, workload, api))
 	run := func(args ...string) string {
 		t.Helper()
-		cmd := exec.Command(moatBin, append(args, "--config", config)...)
-		cmd.Env = append(os.Environ(), "MOAT_RUNTIME=process")
-		out, err := cmd.CombinedOutput()
+		out, err := moat(args...)
 		if err != nil {
 			t.Fatalf("moat %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
-		return string(out)
+		return out
 	}
-	t.Cleanup(func() { exec.Command(moatBin, "down", "--config", config).Run() })
 	if out := run("up", "-d"); !strings.Contains(out, "all 2 services are up") {
 		t.Fatalf("up:\n%s", out)
 	}

@@ -25,14 +25,16 @@ func (c *Config) DataDir() string {
 // Plan turns the config into the topology moat runs.
 func Plan(c *Config, sec *Secrets) (supervisor.Topology, error) {
 	topo := supervisor.Topology{Project: c.Appliance.Project}
-	if len(c.Services) > 0 {
-		topo.Networks = append(topo.Networks, supervisor.Network{Name: AppsNetwork})
-	}
 	builtin, err := planBuiltin(c, sec)
 	if err != nil {
 		return topo, err
 	}
 	topo.Networks = append(topo.Networks, builtin.Networks...)
+	if len(c.Services) > 0 {
+		// Docker picks the apps network's subnet: after the fixed ones, so
+		// that its choice cannot take the mesh's or Trino's range.
+		topo.Networks = append(topo.Networks, supervisor.Network{Name: AppsNetwork})
+	}
 	topo.Volumes = append(topo.Volumes, builtin.Volumes...)
 	topo.Services = append(topo.Services, builtin.Services...)
 	vols := map[string]bool{}
