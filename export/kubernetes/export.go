@@ -104,7 +104,18 @@ func Export(cfg *appliance.Config, opts Options) (map[string][]byte, error) {
 	return files, nil
 }
 
+// clusterConfig is cfg without what exists on one host only: the host
+// endpoint for the user's tools (identity workstation, and its intention)
+// is a listener of the supervising moat; on a cluster tools use
+// `kubectl port-forward` to the coordinator instead.
+func clusterConfig(cfg *appliance.Config) *appliance.Config {
+	c := *cfg
+	c.Mesh.WorkstationPort = 0
+	return &c
+}
+
 func newPlan(cfg *appliance.Config, opts Options) (*plan, error) {
+	cfg = clusterConfig(cfg)
 	// The export reads no secret and generates none: Secrets stays empty.
 	sec := &appliance.Secrets{}
 	pl := &plan{cfg: cfg, opts: opts, cluster: appliance.TrinoCluster(cfg, sec)}

@@ -478,7 +478,7 @@ func TestExportAgreesWithPlan(t *testing.T) {
 
 func checkIntentions(t *testing.T, cfg *appliance.Config, data []byte) {
 	t.Helper()
-	ctl := appliance.NewControl(cfg, &appliance.Secrets{})
+	ctl := appliance.NewControl(clusterConfig(cfg), &appliance.Secrets{})
 	defer ctl.Close()
 	want := map[string]mesh.Intention{}
 	for _, in := range append([]mesh.Intention{mesh.DefaultDeny}, ctl.Intentions()...) {
