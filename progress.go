@@ -40,7 +40,11 @@ func newProgressBar(out io.Writer, image string) *progressBar {
 		}
 	}
 	fmt.Fprintf(out, "pulling %s\n", image)
-	return &progressBar{out: out, image: image, tty: tty, every: 2 * time.Second,
+	every := 2 * time.Second
+	if tty {
+		every = 100 * time.Millisecond // a bar redrawn in place
+	}
+	return &progressBar{out: out, image: image, tty: tty, every: every,
 		layers: map[string]*layerProgress{}, start: time.Now(), last: time.Now()}
 }
 
@@ -65,11 +69,7 @@ func (p *progressBar) update(u supervisor.PullProgress) {
 	case u.Status == "Download complete" && l.total > 0:
 		l.current = l.total
 	}
-	interval := p.every
-	if p.tty {
-		interval = 100 * time.Millisecond
-	}
-	if time.Since(p.last) < interval {
+	if time.Since(p.last) < p.every {
 		return
 	}
 	if _, total, _, _ := p.sums(); total == 0 && !p.tty {
