@@ -13,10 +13,10 @@ import (
 func cmdRestart() command {
 	c := command{name: "restart", args: "SERVICE...", summary: "restart services' containers",
 		help: `
-Stops each service's container (stop signal, stop grace, kill) and starts it
-again, through the runtime. When a moat supervises the stack, it is that moat
-that starts them again (as for any service stopped from outside), with its
-health gates; otherwise moat starts them itself.
+When a moat supervises the stack, asks that moat to restart each service at
+once, with its health gates, forgetting any crash loop and its pending retry.
+Otherwise stops each service's container (stop signal, stop grace, kill) and
+starts it again through the runtime.
 
 Example:
   moat restart trino-worker-1 notebook`}
@@ -48,16 +48,21 @@ func restartService(ctx context.Context, env *cliEnv, s *stack, name string, sup
 	if err != nil {
 		return err
 	}
+	if supervisorPID > 0 {
+		// The supervisor owns the restart policy: it restarts the service
+		// at once and forgets a crash loop.
+		if err := requestRestart(s.cfg.DataDir(), name, supervisorPID); err != nil {
+			return fmt.Errorf("asking the supervising moat (pid %d) to restart %s: %w", supervisorPID, name, err)
+		}
+		fmt.Fprintf(env.stdout, "%s: the supervising moat (pid %d) restarts it now, clearing any crash loop (`moat status` shows it)\n", name, supervisorPID)
+		return nil
+	}
 	grace := s.cfg.Appliance.StopGrace.D()
 	if sp, ok := s.topo.Service(name); ok && sp.StopGrace > 0 {
 		grace = sp.StopGrace
 	}
 	if err := s.rt.Stop(ctx, in.ID, grace); err != nil {
 		return fmt.Errorf("stopping %s: %w", name, err)
-	}
-	if supervisorPID > 0 {
-		fmt.Fprintf(env.stdout, "%s stopped; the supervising moat (pid %d) starts it again (`moat status` shows it)\n", name, supervisorPID)
-		return nil
 	}
 	if err := s.rt.Start(ctx, in.ID); err != nil {
 		return fmt.Errorf("starting %s: %w", name, err)

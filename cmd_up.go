@@ -173,7 +173,7 @@ func startAndSupervise(ctx context.Context, s *stack, o upOptions, out io.Writer
 		fmt.Fprintf(out, "  tools       https://127.0.0.1:%d (Trino for DBeaver, JDBC, the trino CLI, Python: `moat connect`)\n", s.cfg.Mesh.WorkstationPort)
 	}
 	// An actor's failure stops the stack and is the run's outcome.
-	serr := supervise(ctx, s, out, serveUI, ws)
+	serr := supervise(ctx, s, eng, out, serveUI, ws)
 	if serr != nil {
 		fmt.Fprintf(out, "error: %v\n", serr)
 	}
@@ -182,7 +182,7 @@ func startAndSupervise(ctx context.Context, s *stack, o upOptions, out io.Writer
 
 // supervise runs the actors of a healthy stack until ctx ends or one fails:
 // the order of Add is the order they are stopped in.
-func supervise(ctx context.Context, s *stack, out io.Writer, serveUI func(context.Context) error, ws *workstationEndpoint) error {
+func supervise(ctx context.Context, s *stack, eng *supervisor.Engine, out io.Writer, serveUI func(context.Context) error, ws *workstationEndpoint) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var g oklogrun.Group
@@ -197,6 +197,9 @@ func supervise(ctx context.Context, s *stack, out io.Writer, serveUI func(contex
 	}
 	if ws != nil { // The host endpoint for the user's own tools.
 		g.Add(func() error { return ws.serve(ctx) }, func(error) { cancel() })
+	}
+	{ // `moat restart SERVICE` requests (a restart that clears a crash loop).
+		g.Add(func() error { return serveRestartRequests(ctx, s.cfg.DataDir(), eng, out) }, func(error) { cancel() })
 	}
 	{ // Scheduled reports (a running report finishes first).
 		g.Add(func() error { scheduleReports(ctx, s, out); return nil }, func(error) { cancel() })

@@ -243,6 +243,27 @@ restart = "always"
 	if out := s.mustMoat("status"); !strings.Contains(out, "crash loop") {
 		t.Errorf("status does not show the reason:\n%s", out)
 	}
+	// `moat restart` clears the crash loop at once instead of after 5m:
+	// the supervisor records crasher leaving crash-looping for a new start.
+	left := func() int {
+		n := 0
+		for _, tr := range s.transitions() {
+			if tr.Service == "crasher" && tr.From == "crash-looping" {
+				n++
+			}
+		}
+		return n
+	}
+	before := left()
+	if out := s.mustMoat("restart", "crasher"); !strings.Contains(out, "restarts it now") {
+		t.Errorf("restart: %s", out)
+	}
+	testenv.Eventually(t, 30*time.Second, 100*time.Millisecond, "crasher leaves its crash loop on moat restart", func() error {
+		if n := left(); n <= before {
+			return fmt.Errorf("%d transitions out of crash-looping, as before the restart", n)
+		}
+		return nil
+	})
 }
 
 func TestAdoptsRunningStackAfterSIGKILL(t *testing.T) {
