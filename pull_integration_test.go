@@ -216,8 +216,15 @@ type cutProxy struct {
 	addr    string
 	after   int64
 	cutting atomic.Bool
-	cut     chan struct{}
+	cut     chan struct{} // closed at the cut
 	once    sync.Once
+	resume  chan struct{} // closed by stopCutting: held connections go on
+	stop    sync.Once
+}
+
+// stopCutting lets every connection through again, held ones included.
+func (p *cutProxy) stopCutting() {
+	p.stop.Do(func() { p.cutting.Store(false); close(p.resume) })
 }
 
 func startCutProxy(t *testing.T, target string, after int64) *cutProxy {
@@ -226,10 +233,10 @@ func startCutProxy(t *testing.T, target string, after int64) *cutProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &cutProxy{addr: l.Addr().String(), after: after, cut: make(chan struct{})}
+	p := &cutProxy{addr: l.Addr().String(), after: after, cut: make(chan struct{}), resume: make(chan struct{})}
 	p.cutting.Store(true)
 	var wg sync.WaitGroup
-	t.Cleanup(func() { l.Close(); wg.Wait() })
+	t.Cleanup(func() { l.Close(); p.stopCutting(); wg.Wait() })
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -247,8 +254,8 @@ func startCutProxy(t *testing.T, target string, after int64) *cutProxy {
 
 func (p *cutProxy) serve(client net.Conn, target string) {
 	defer client.Close()
-	for deadline := time.Now().Add(time.Minute); p.cutting.Load() && p.wasCut() && time.Now().Before(deadline); {
-		time.Sleep(20 * time.Millisecond)
+	if p.wasCut() {
+		<-p.resume // held until the test stops cutting (or ends)
 	}
 	server, err := net.Dial("tcp", target)
 	if err != nil {
@@ -322,7 +329,7 @@ func TestPullInterruptedThenResumed(t *testing.T) {
 		t.Fatalf("the interrupted up did not stop mid-pull (image present: %v):\n%s", imagePresent(ref), out.String())
 	}
 
-	proxy.cutting.Store(false)
+	proxy.stopCutting()
 	got := s.mustMoat("up", "-d", "--pull=missing")
 	t.Logf("next up:\n%s", got)
 	if !pulledLine(ref).MatchString(got) || !strings.Contains(got, "all 1 services are up") {
