@@ -184,11 +184,10 @@ func consulSpec(c *Config, sec *Secrets, addr Addresses) (supervisor.Spec, error
 // sidecarServices are the applications that get a sidecar.
 func sidecarServices(c *Config) []string {
 	var out []string
-	if c.Trino.Enabled {
-		out = append(out, ServiceCoordinator)
-	}
-	if c.Notebook.Enabled {
-		out = append(out, ServiceNotebook)
+	for _, s := range MeshServices(c) {
+		if IsMeshService(c, s) {
+			out = append(out, s)
+		}
 	}
 	return out
 }

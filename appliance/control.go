@@ -33,6 +33,12 @@ type Control struct {
 	// Exec); the Envoy sidecars need it to have Consul render bootstraps.
 	Exec func(ctx context.Context, service string, cmd []string) (int, string, error)
 
+	// Made once: moat's TLS material for Consul, and the client that
+	// reaches Trino nodes directly (gates poll it; one connection pool).
+	consulTLS func() (api.TLSConfig, error)
+	trinoTLS  func() (*tls.Config, error)
+	direct    func() (*http.Client, error)
+
 	mu         sync.Mutex
 	consul     *api.Client
 	identity   *mesh.Identity
@@ -50,7 +56,17 @@ func (k *Control) ConsulInfo() mesh.AgentInfo {
 
 // NewControl returns a Control for the stack of cfg.
 func NewControl(cfg *Config, sec *Secrets) *Control {
-	return &Control{cfg: cfg, sec: sec, addr: PlanAddresses(cfg), intentions: cfg.Intentions}
+	k := &Control{cfg: cfg, sec: sec, addr: PlanAddresses(cfg), intentions: cfg.Intentions}
+	k.consulTLS = sync.OnceValues(k.makeConsulTLS)
+	k.trinoTLS = sync.OnceValues(k.makeTrinoTLS)
+	k.direct = sync.OnceValues(func() (*http.Client, error) {
+		conf, err := k.trinoTLS()
+		if err != nil {
+			return nil, err
+		}
+		return &http.Client{Transport: &http.Transport{TLSClientConfig: conf}}, nil
+	})
+	return k
 }
 
 // Close stops the identity's renewal.
@@ -60,6 +76,9 @@ func (k *Control) Close() {
 	if k.identity != nil {
 		k.identity.Close()
 		k.identity = nil
+	}
+	if c, err := k.direct(); err == nil {
+		c.CloseIdleConnections()
 	}
 }
 
@@ -100,7 +119,9 @@ func (k *Control) ConsulTLSConfig() (*tls.Config, error) {
 
 // ConsulTLS is moat's TLS configuration for Consul's HTTPS API: moat's CA
 // and its client certificate.
-func (k *Control) ConsulTLS() (api.TLSConfig, error) {
+func (k *Control) ConsulTLS() (api.TLSConfig, error) { return k.consulTLS() }
+
+func (k *Control) makeConsulTLS() (api.TLSConfig, error) {
 	ca, err := k.sec.CA()
 	if err != nil {
 		return api.TLSConfig{}, err
@@ -260,7 +281,7 @@ func (k *Control) MirrorHealth(ctx context.Context, t supervisor.Transition) err
 // which cannot be used because the node binds only its private address).
 func (k *Control) NodeReady(ip string) func(context.Context) error {
 	return func(ctx context.Context) error {
-		client, err := k.trinoClient()
+		client, err := k.direct()
 		if err != nil {
 			return err
 		}
@@ -279,7 +300,7 @@ func (k *Control) NodeReady(ip string) func(context.Context) error {
 // shutdown), signed with the shared secret: no password leaves moat.
 func (k *Control) ShutdownWorker(ip string) func(context.Context) error {
 	return func(ctx context.Context) error {
-		client, err := k.trinoClient()
+		client, err := k.direct()
 		if err != nil {
 			return err
 		}
@@ -335,8 +356,9 @@ func (k *Control) newIdentity(ctx context.Context, name string) (*mesh.Identity,
 	return id, nil
 }
 
-// trinoTLS trusts moat's CA alone: the issuer of every Trino certificate.
-func (k *Control) trinoTLS() (*tls.Config, error) {
+// makeTrinoTLS trusts moat's CA alone: the issuer of every Trino
+// certificate. Callers clone it before changing it.
+func (k *Control) makeTrinoTLS() (*tls.Config, error) {
 	ca, err := k.sec.CA()
 	if err != nil {
 		return nil, err
@@ -346,16 +368,6 @@ func (k *Control) trinoTLS() (*tls.Config, error) {
 	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
-// trinoClient reaches a Trino node's HTTPS port directly (readiness and
-// graceful shutdown, on the private network), verifying its certificate.
-func (k *Control) trinoClient() (*http.Client, error) {
-	conf, err := k.trinoTLS()
-	if err != nil {
-		return nil, err
-	}
-	return &http.Client{Transport: &http.Transport{TLSClientConfig: conf}}, nil
-}
-
 // DB opens Trino through the mesh as the orchestrator, running queries as
 // sessionUser ("" = orchestrator itself).
 func (k *Control) DB(ctx context.Context, sessionUser, source string) (*sql.DB, error) {
@@ -363,10 +375,11 @@ func (k *Control) DB(ctx context.Context, sessionUser, source string) (*sql.DB, 
 	if err != nil {
 		return nil, err
 	}
-	inner, err := k.trinoTLS()
+	conf, err := k.trinoTLS()
 	if err != nil {
 		return nil, err
 	}
+	inner := conf.Clone()
 	inner.ServerName = ServiceCoordinator
 	// Standard TLS to Trino, verified against moat's CA, carried inside the
 	// mesh mTLS to the coordinator's sidecar.
@@ -468,14 +481,6 @@ func probeCommands(kind, target string) [][]string {
 	}
 }
 
-// missingProgram tells an exec whose program is absent from the image
-// (the runtime's 126/127, or its "no such file" start error) from a probe
-// that ran and failed.
-func missingProgram(code int, out string) bool {
-	return code == 126 || code == 127 || strings.Contains(out, "executable file not found") ||
-		(strings.Contains(out, "exec failed") && strings.Contains(out, "no such file or directory"))
-}
-
 // ProbeFrom tries target (a URL for kind "http", host:port for "tcp") from
 // inside service's container. It reports whether target answered, with the
 // probe's words; err means no probe could run there.
@@ -485,7 +490,7 @@ func (k *Control) ProbeFrom(ctx context.Context, service, kind, target string) (
 	}
 	for _, cmd := range probeCommands(kind, target) {
 		code, out, err := k.Exec(ctx, service, cmd)
-		if err != nil || missingProgram(code, out) {
+		if err != nil {
 			continue // that program is not in this image
 		}
 		return code == 0, strings.TrimSpace(out), nil

@@ -22,7 +22,13 @@ const (
 )
 
 // CA returns moat's certificate authority, creating it on first use.
+// It is parsed once, and created by one caller only.
 func (s *Secrets) CA() (*pki.CA, error) {
+	s.caMu.Lock()
+	defer s.caMu.Unlock()
+	if s.ca != nil {
+		return s.ca, nil
+	}
 	cert, okC := s.Get(secretCACert)
 	key, okK := s.Get(secretCAKey)
 	if okC && okK {
@@ -30,6 +36,7 @@ func (s *Secrets) CA() (*pki.CA, error) {
 		if err != nil {
 			return nil, fmt.Errorf("moat's CA in %s: %w (remove %s and %s from it to make a new CA)", s.path, err, secretCACert, secretCAKey)
 		}
+		s.ca = ca
 		return ca, nil
 	}
 	ca, keyPEM, err := pki.New("moat CA", time.Now())
@@ -38,6 +45,7 @@ func (s *Secrets) CA() (*pki.CA, error) {
 	}
 	s.Set(secretCACert, string(ca.CertPEM))
 	s.Set(secretCAKey, string(keyPEM))
+	s.ca = ca
 	return ca, nil
 }
 

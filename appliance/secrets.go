@@ -13,6 +13,8 @@ import (
 	"sync"
 
 	"github.com/BurntSushi/toml"
+
+	"moat/pki"
 )
 
 // SecretsFile is the name of the secrets file in the data dir (mode 0600).
@@ -50,6 +52,9 @@ type Secrets struct {
 	path   string
 	mu     sync.Mutex
 	values map[string]string
+	// caMu makes CA's read-or-create one step; ca is the parsed CA.
+	caMu sync.Mutex
+	ca   *pki.CA
 	dirty  bool
 	// readOnly secrets (OpenSecretsReadOnly) never change the file: what
 	// Ensure or Set would add lives in overlay, in this process only.

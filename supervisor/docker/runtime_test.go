@@ -245,6 +245,10 @@ func TestExecReportsExitCode(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "connection refused") {
 		t.Errorf("dial to a closed port: exit %d, output %q; want 1 and the reason", code, out)
 	}
+	// A program the image does not have never ran: an error, not a result.
+	if code, out, err := p.Exec(p.ctx(time.Minute), id, []string{"/no-such-program"}); err == nil {
+		t.Errorf("exec of a missing program: exit %d, output %q, no error", code, out)
+	}
 }
 
 func TestKillStopAndExitCodes(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/pkg/stdcopy"
@@ -63,7 +64,17 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string) (int, strin
 	if res.Running {
 		return -1, out.String(), fmt.Errorf("exec %q in container %s: output closed but the command still runs", cmd, short(id))
 	}
+	if notStarted(res.ExitCode, out.String()) {
+		return res.ExitCode, out.String(), fmt.Errorf("exec %q in container %s: the program cannot run there: %s", cmd, short(id), strings.TrimSpace(out.String()))
+	}
 	return res.ExitCode, out.String(), nil
+}
+
+// notStarted tells an exec whose program never ran (absent from the image,
+// or not executable: the OCI runtime's start error, exit 126/127) from a
+// command that ran and failed.
+func notStarted(code int, out string) bool {
+	return (code == 126 || code == 127) && strings.Contains(out, "exec failed")
 }
 
 // limitedBuffer keeps the first maxExecOutput bytes and drops the rest.
