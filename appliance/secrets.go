@@ -53,9 +53,9 @@ type Secrets struct {
 	mu     sync.Mutex
 	values map[string]string
 	// caMu makes CA's read-or-create one step; ca is the parsed CA.
-	caMu sync.Mutex
-	ca   *pki.CA
-	dirty  bool
+	caMu  sync.Mutex
+	ca    *pki.CA
+	dirty bool
 	// readOnly secrets (OpenSecretsReadOnly) never change the file: what
 	// Ensure or Set would add lives in overlay, in this process only.
 	readOnly bool
