@@ -514,6 +514,15 @@ func checkSealed(t *testing.T, s *testStack) {
 		})
 	}
 	t.Run("the sockets and tokens are in the sidecars' filesystems only", func(t *testing.T) {
+		// The intruder in the notebook looks where the sidecar keeps them.
+		py := `import os, sys
+for p in ("/consul/token", "/consul/run/http.sock", "/consul/run/grpc.sock", "/consul/config/tokens/notebook"):
+    if os.path.exists(p):
+        sys.exit("visible: " + p)
+print("none visible")`
+		if out, err := exec.Command("docker", "exec", s.project+"-notebook", "python3", "-c", py).CombinedOutput(); err != nil || !strings.Contains(string(out), "none visible") {
+			t.Errorf("from inside the notebook: %v %s", err, out)
+		}
 		for _, name := range []string{"notebook", "trino-coordinator", "trino-worker-1"} {
 			out, _ := exec.Command("docker", "inspect", "-f", "{{json .Mounts}}", s.project+"-"+name).CombinedOutput()
 			if strings.Contains(string(out), "consul-run") {
