@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -38,6 +39,7 @@ type Control struct {
 	consulTLS func() (api.TLSConfig, error)
 	trinoTLS  func() (*tls.Config, error)
 	direct    func() (*http.Client, error)
+	made      atomic.Pointer[http.Client] // direct's client, once made
 
 	mu         sync.Mutex
 	consul     *api.Client
@@ -64,7 +66,9 @@ func NewControl(cfg *Config, sec *Secrets) *Control {
 		if err != nil {
 			return nil, err
 		}
-		return &http.Client{Transport: &http.Transport{TLSClientConfig: conf}}, nil
+		c := &http.Client{Transport: &http.Transport{TLSClientConfig: conf}}
+		k.made.Store(c)
+		return c, nil
 	})
 	return k
 }
@@ -77,7 +81,7 @@ func (k *Control) Close() {
 		k.identity.Close()
 		k.identity = nil
 	}
-	if c, err := k.direct(); err == nil {
+	if c := k.made.Load(); c != nil {
 		c.CloseIdleConnections()
 	}
 }
