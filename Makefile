@@ -14,7 +14,7 @@ TEMPL     := $(BIN)/templ
 TEST_TIMEOUT ?= 25m
 TEST_FLAGS   ?=
 
-.PHONY: build run test test-deps python3 test-go lint generate check-generated consul registry test-images chromium bench e2e clean help
+.PHONY: build run test test-deps python3 test-go lint generate check-generated consul registry helm test-images chromium bench e2e clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -76,6 +76,17 @@ $(BIN)/registry: tools/registry/go.mod tools/registry/go.sum
 	cd tools/registry && CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o ../../$@ github.com/distribution/distribution/v3/cmd/registry
 	@touch $@
 
+# helm from its Go module (tools/helm/go.mod holds the pin), for the export
+# tests that render the charts (export/kubernetes/helm_test.go; they also
+# need MOAT_TRINO_CHART and MOAT_CONSUL_CHART, the charts' folders, and skip
+# without them). Not part of test-deps.
+helm: $(BIN)/helm ## build the pinned helm into bin/
+
+$(BIN)/helm: tools/helm/go.mod tools/helm/go.sum
+	@mkdir -p $(BIN)
+	cd tools/helm && CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o ../../$@ helm.sh/helm/v3/cmd/helm
+	@touch $@
+
 $(BIN)/workload: $(shell find internal/workload -name '*.go')
 	CGO_ENABLED=0 $(GO) build -trimpath -o $@ ./internal/workload
 
@@ -127,6 +138,17 @@ fuzz: ## run every fuzz target for FUZZTIME each, default 60s
 
 fuzz-short: ## every fuzz target for 500 inputs each (part of make test; a count, not a time: with -fuzztime in seconds Go can fail a slow target with "context deadline exceeded" at the end)
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=500x
+
+# ---- the fault matrix (issue 12) -------------------------------------------
+# Every TestChaos* test of the root package, on the real Docker Engine. `make
+# test` runs them short (MOAT_CHAOS unset: 1 fault per kind); `make chaos`
+# runs them in full and prints each fault's time to recovery (-v).
+MOAT_CHAOS ?= full
+
+.PHONY: chaos
+
+chaos: test-deps build ## the fault matrix in full (MOAT_CHAOS=full: 20 kills per container kind), recovery times printed
+	MOAT_CHAOS=$(MOAT_CHAOS) CI=$${CI:-} $(GO) test -count=1 -v -timeout 90m -run 'Chaos' .
 
 # ---- benchmarks and the real-image path ----------------------------------
 

@@ -81,6 +81,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	case probeCommand:
 		return runProbe(ctx, env, rest)
+	case appliance.TrinoShutdownCommand:
+		return runTrinoShutdown(ctx, rest)
 	}
 	if c, ok := lookup(name); ok {
 		return c.run(ctx, env, rest)

@@ -13,8 +13,9 @@ func cmdExport() command {
 		help: `
 Writes into DIR, from the same plan 'moat up' runs: values for the official
 consul (connect injection, ACLs, TLS) and trino charts, ServiceIntentions,
-the notebook, the report CronJobs, secrets.sh and a README with the commands
-in order. No secret value is written: the folder is safe to commit.
+the notebook, the report CronJobs and their image's Dockerfile, secrets.sh
+(which also makes Trino's keystore and CA) and a README with the commands in
+order. No secret value is written: the folder is safe to commit.
 
 Example:
   moat export kubernetes ./k8s --namespace analytics`}

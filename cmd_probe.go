@@ -12,5 +12,8 @@ import (
 const probeCommand = "__probe"
 
 func runProbe(ctx context.Context, env *cliEnv, args []string) error {
+	if len(args) == 2 && args[0] == "capture" { // moat verify --capture (verify_capture.go)
+		return probe.CaptureMain(ctx, args[1], env.stdout)
+	}
 	return probe.Main(ctx, args, env.stdout)
 }

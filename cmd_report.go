@@ -27,7 +27,10 @@ In data.csv a cell that begins with =, +, -, @, tab or CR gets a leading '
 (so a spreadsheet shows it instead of running it as a formula), except plain
 negative numbers in numeric columns; --raw-csv also writes data-raw.csv with
 every value unchanged.
-Scheduled reports run while 'moat up' supervises.
+Scheduled reports run while 'moat up' supervises. With --trino-url, run NAME
+queries that coordinator directly (TLS verified against --trino-ca, password
+from --trino-password-file), with no local stack, Docker or Consul: the mode
+of the report CronJobs that 'moat export kubernetes' writes.
 
 Example:
   moat report run nations && moat report open nations`}
@@ -35,10 +38,18 @@ Example:
 		fs := c.flags(env)
 		asJSON := fs.Bool("json", false, "list: print JSON")
 		rawCSV := fs.Bool("raw-csv", false, "run: also write data-raw.csv, the values unchanged (data.csv neutralises cells a spreadsheet would run as formulas)")
+		var direct trinoDirect
+		direct.flags(fs)
 		return runParsed(func() error {
 			pos, err := c.parse(fs, args, func(n int) bool { return n >= 1 && n <= 2 })
 			if err != nil {
 				return err
+			}
+			if err := direct.check(); err != nil {
+				return err
+			}
+			if direct.set() && pos[0] != "run" {
+				return usageError{"--trino-url goes with moat report run NAME only", "moat report run NAME --trino-url https://127.0.0.1:PORT --trino-ca ca.pem --trino-password-file FILE"}
 			}
 			verb := pos[0]
 			switch {
@@ -46,6 +57,8 @@ Example:
 				return reportList(ctx, env, *asJSON)
 			case (verb == "run" || verb == "open") && len(pos) == 1:
 				return usageError{"moat report " + verb + ": the report's name is missing", "moat report list (names), then moat report " + verb + " NAME"}
+			case verb == "run" && direct.set():
+				return reportRunDirect(ctx, env, pos[1], *rawCSV, &direct)
 			case verb == "run":
 				return reportRun(ctx, env, pos[1], *rawCSV)
 			case verb == "open":
@@ -111,10 +124,7 @@ func (s *stack) runner(ctx context.Context) (*report.Runner, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	dir := s.cfg.ReportsDir()
-	return &report.Runner{Query: report.DBQuerier{DB: db}, Store: appliance.ReportStore{Store: s.store, Dir: dir}, Dir: dir,
-			Timeout: s.cfg.Appliance.ReportTimeout.D()},
-		func() { db.Close() }, nil
+	return reportRunner(s.cfg, db, s.store), func() { db.Close() }, nil
 }
 
 func reportRun(ctx context.Context, env *cliEnv, name string, rawCSV bool) error {
@@ -137,13 +147,7 @@ func reportRun(ctx context.Context, env *cliEnv, name string, rawCSV bool) error
 		return err
 	}
 	defer done()
-	r.RawCSV = rawCSV
-	res, err := r.Run(ctx, def)
-	if err != nil {
-		return fmt.Errorf("report %s failed (%s): %w", name, res.Path, err)
-	}
-	fmt.Fprintf(env.stdout, "report %s: %d rows as %s\n%s\n", name, res.Meta.Rows, def.RunAs, filepath.Join(res.Path, "index.html"))
-	return nil
+	return runReport(ctx, env, def, r, rawCSV)
 }
 
 func reportOpen(ctx context.Context, env *cliEnv, name string) error {

@@ -204,6 +204,9 @@ func supervise(ctx context.Context, s *stack, eng *supervisor.Engine, out io.Wri
 	{ // Scheduled reports (a running report finishes first).
 		g.Add(func() error { scheduleReports(ctx, s, out); return nil }, func(error) { cancel() })
 	}
+	{ // Certificates of moat's CA, renewed and reloaded before they expire (renew.go).
+		g.Add(func() error { return renewCertificates(ctx, s, out) }, func(error) { cancel() })
+	}
 	return g.Run()
 }
 

@@ -35,17 +35,40 @@ Exits non-zero on any difference; results are stored and shown by the
 dashboard. With nothing running it refuses and stores nothing. --json
 prints the results as one JSON document instead of the matrix.
 
+--capture also records every bridge of the stack (mesh, trino, control,
+apps) while moat runs a query (a fresh marker in its SQL text and another in
+its result) and a report (the config's first, rendered into the capture
+folder and kept out of the report history). The capture runs in a probe
+container with the host's network namespace and CAP_NET_RAW; once its
+sockets are open it becomes moat's user (a non-root moat leaves it no
+capability). moat then searches every TCP stream (reassembled) and UDP
+datagram for the SQL text, the result, the report's rows, every Trino user
+name as an X-Trino-User header, every password and its HTTP Basic form, and
+moat's other secrets. Anything found fails, naming the bridge and the flow
+(source → destination:port) an attacker would sniff; a capture that dropped
+frames, missed a port or saw nothing on the mesh bridge is "unknown". The
+evidence (packets, bytes, flows per bridge, what was searched for: never a
+secret's value) is printed, stored and shown on the dashboard's mesh page.
+The capture files may hold whatever leaked: they are 0600 in a 0700 folder
+under <data_dir>/capture/, removed after the search unless --keep-capture.
+
 Example:
   moat verify
-  moat verify --json | jq '.results[] | select(.ok | not)'`}
+  moat verify --json | jq '.results[] | select(.ok | not)'
+  moat verify --capture --json | jq .capture`}
 	c.run = func(ctx context.Context, env *cliEnv, args []string) error {
 		fs := c.flags(env)
 		asJSON := fs.Bool("json", false, "print the results as JSON")
+		capture := fs.Bool("capture", false, "also record the stack's bridges during a query and a report, and fail on any plaintext SQL, row, user name or password")
+		keep := fs.Bool("keep-capture", false, "with --capture: keep the pcap files (0600, under <data_dir>/capture/; they may hold a leaked secret)")
 		return runParsed(func() error {
 			if _, err := c.parse(fs, args, func(n int) bool { return n == 0 }); err != nil {
 				return err
 			}
-			return verify(ctx, env, *asJSON)
+			if *keep && !*capture {
+				return usageError{"--keep-capture needs --capture", "moat verify --capture --keep-capture"}
+			}
+			return verify(ctx, env, *asJSON, captureOptions{on: *capture, keep: *keep})
 		})
 	}
 	return c
@@ -57,6 +80,7 @@ type VerifyReport struct {
 	OK          bool               `json:"ok"`
 	Differences int                `json:"differences"`
 	Results     []VerifyResultJSON `json:"results"`
+	Capture     *state.Capture     `json:"capture,omitempty"` // with --capture
 }
 
 // VerifyResultJSON is one check in VerifyReport.
@@ -69,7 +93,7 @@ type VerifyResultJSON struct {
 	Detail      string `json:"detail,omitempty"`
 }
 
-func verify(ctx context.Context, env *cliEnv, asJSON bool) error {
+func verify(ctx context.Context, env *cliEnv, asJSON bool, capture captureOptions) error {
 	if err := refuseVerifyWhenDown(ctx, env); err != nil {
 		return err
 	}
@@ -90,6 +114,11 @@ func verify(ctx context.Context, env *cliEnv, asJSON bool) error {
 	}
 	extra := append(verifyDrift(ctx, s), anonymousWrite(ctx, s)...)
 	extra = append(extra, verifyIntruder(ctx, s)...)
+	var ev *state.Capture
+	if capture.on {
+		e, rows := runCapture(ctx, s, capture, asJSON, env)
+		ev, extra = &e, append(extra, rows...)
+	}
 	for _, r := range extra {
 		if asJSON {
 			break
@@ -105,7 +134,7 @@ func verify(ctx context.Context, env *cliEnv, asJSON bool) error {
 		return err
 	}
 	var bad []string
-	rep := VerifyReport{Project: s.cfg.Appliance.Project, Results: []VerifyResultJSON{}}
+	rep := VerifyReport{Project: s.cfg.Appliance.Project, Results: []VerifyResultJSON{}, Capture: ev}
 	for _, r := range results {
 		if !r.OK {
 			bad = append(bad, r.Source+" → "+r.Destination)

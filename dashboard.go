@@ -66,7 +66,15 @@ func (d *dashboardSource) Snapshot(ctx context.Context) (webui.Snapshot, error) 
 	}
 	v, err := d.s.store.LatestVerify(ctx)
 	snap.Verify = v
-	return snap, err
+	if err != nil {
+		return snap, err
+	}
+	if c, ok, err := d.s.store.LatestCapture(ctx); err != nil {
+		return snap, err
+	} else if ok {
+		snap.Capture = &c
+	}
+	return snap, nil
 }
 
 func (d *dashboardSource) upstreams(service string) []webui.Upstream {

@@ -52,7 +52,7 @@ func TestMain(m *testing.M) {
 // testStack is one test's copy of testdata/test-stack.toml with its own
 // project, data dir and host port.
 type testStack struct {
-	t       *testing.T
+	t       testing.TB
 	config  string
 	project string
 	dataDir string
@@ -112,7 +112,7 @@ func (s *testStack) service(name string) ServiceStatus {
 }
 
 // docker runs the docker CLI (an independent witness of the engine's state).
-func dockerCLI(t *testing.T, args ...string) string {
+func dockerCLI(t testing.TB, args ...string) string {
 	t.Helper()
 	out, err := exec.Command("docker", args...).CombinedOutput()
 	if err != nil {

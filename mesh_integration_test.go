@@ -9,12 +9,15 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +37,7 @@ import (
 //
 // With official set, the image overrides are dropped: the stack runs the
 // official Trino, Consul and Jupyter images of the embedded default (make e2e).
-func newMeshStack(t *testing.T, official bool) *testStack {
+func newMeshStack(t testing.TB, official bool) *testStack {
 	t.Helper()
 	base, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "testdata", "mesh-stack.toml"))
 	if err != nil {
@@ -124,7 +127,8 @@ func checkMeshStack(t *testing.T, s *testStack) {
 	scanForSecrets(t, s, "after up")
 
 	t.Run("query through the mesh", func(t *testing.T) {
-		out := s.mustMoat("query", "SELECT count(*) FROM tpch.tiny.nation")
+		// As analyst: the orchestrator itself has no data access.
+		out := s.mustMoat("query", "--user", "analyst", "SELECT count(*) FROM tpch.tiny.nation")
 		if lines := strings.Fields(out); len(lines) != 2 || lines[1] != "25" {
 			t.Errorf("query output %q, want a header and 25", out)
 		}
@@ -163,15 +167,8 @@ func checkMeshStack(t *testing.T, s *testStack) {
 	})
 
 	t.Run("the sample notebook runs in the real Jupyter, through the mesh", func(t *testing.T) {
-		out, err := exec.Command("docker", "exec", s.project+"-notebook", "jupyter", "nbconvert", "--to", "notebook", "--execute",
-			"--output", "/tmp/moat-trino.out.ipynb", appliance.SampleNotebookPath).CombinedOutput()
-		if err != nil {
-			t.Fatalf("nbconvert --execute: %v\n%s", err, out)
-		}
-		saved, err := exec.Command("docker", "exec", s.project+"-notebook", "cat", "/tmp/moat-trino.out.ipynb").CombinedOutput()
-		if err != nil || !strings.Contains(string(saved), "25 rows") || !strings.Contains(string(saved), "ALGERIA") {
-			t.Errorf("the executed notebook's outputs lack the 25 nations: %v\n%.2000s", err, saved)
-		}
+		// As analyst (25 real nations) and as carol (masked and filtered).
+		checkSampleNotebook(t, s)
 	})
 
 	t.Run("tools on the host reach Trino through the workstation endpoint", func(t *testing.T) { checkWorkstation(t, s) })
@@ -202,6 +199,7 @@ func checkMeshStack(t *testing.T, s *testStack) {
 	})
 
 	t.Run("the control plane is sealed", func(t *testing.T) { checkSealed(t, s) })
+	t.Run("a local user of the host has no path to a Trino node's private address", func(t *testing.T) { checkNoHostPathToTrino(t, s) })
 
 	t.Run("impersonation without a rule is refused", func(t *testing.T) {
 		out, err := s.moat("query", "--user", "carol", "SELECT 1")
@@ -234,6 +232,11 @@ func checkMeshStack(t *testing.T, s *testStack) {
 			"ok   host (intruder) → tls 127.0.0.1:",
 			"/v1/agent/connect/ca/leaf/orchestrator: expected deny, observed deny",
 			"ok   consul intentions → drift from moat.toml: expected deny, observed none",
+			// No host path to a node's private address, and none of the
+			// notebook's packets to one sent off the machine.
+			"ok   host (intruder) → a path to trino-worker-1 at 172.29.",
+			"ok   notebook (intruder) → tcp 172.29.",
+			"(not sent: notebook reaches 172.29.",
 		} {
 			if !strings.Contains(out, want) {
 				t.Errorf("verify lacks %q:\n%s", want, out)
@@ -405,6 +408,7 @@ func checkMeshStack(t *testing.T, s *testStack) {
 	if out := s.mustMoat("logs", "trino-coordinator", "--tail", "50"); !strings.Contains(out, "SERVER STARTED") {
 		t.Errorf("moat logs trino-coordinator:\n%s", out)
 	}
+	checkCapture(t, s) // verify --capture (verify_capture_test.go)
 	// A sidecar killed from outside fails and is restarted: its failure,
 	// the restart and its new exec records carry no secret either.
 	if out, err := exec.Command("docker", "kill", s.project+"-notebook-sidecar").CombinedOutput(); err != nil {
@@ -587,5 +591,51 @@ func checkWorkstation(t *testing.T, s *testStack) {
 	}
 	if !strings.Contains(cs.JDBC, "SSLTrustStorePath="+cs.CAFile) || strings.Contains(s.mustMoat("connect"), password) {
 		t.Errorf("connect settings: %+v (and the password must never be printed)", cs)
+	}
+}
+
+// checkNoHostPathToTrino is a local user of the host looking for a way to a
+// Trino node's private address, around the intentions: the kernel's route
+// to each node (`ip route get` sends nothing) must not lead to a local
+// bridge. Only where it does (the address is local then) does it try TLS to
+// the node's port; elsewhere a packet would leave the machine.
+func checkNoHostPathToTrino(t *testing.T, s *testStack) {
+	cfg, err := appliance.Load(s.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		testenv.Missing(t, "the ip command (iproute2) to ask the kernel for routes: apt-get install iproute2")
+	}
+	addr := appliance.PlanAddresses(cfg)
+	for _, ip := range append([]netip.Addr{addr.Coordinator}, addr.Workers...) {
+		out, err := exec.Command("ip", "-4", "-o", "route", "get", ip.String()).CombinedOutput()
+		route := strings.TrimSpace(string(out))
+		if err != nil {
+			t.Logf("ip route get %s: %v %s (no route at all)", ip, err, route)
+			continue
+		}
+		f := strings.Fields(route)
+		dev := ""
+		for i := range len(f) - 1 {
+			if f[i] == "dev" {
+				dev = f[i+1]
+			}
+		}
+		if _, err := os.Stat("/sys/class/net/" + dev + "/bridge"); err != nil {
+			t.Logf("the host reaches %s only off the machine: %s", ip, route)
+			continue
+		}
+		t.Errorf("the host routes %s to the local bridge %s: %s", ip, dev, route)
+		target := net.JoinHostPort(ip.String(), strconv.Itoa(appliance.TrinoHTTPSPort))
+		d := &net.Dialer{Timeout: 3 * time.Second}
+		c, err := tls.DialWithDialer(d, "tcp", target, &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			t.Logf("TLS to %s: %v", target, err)
+			continue
+		}
+		t.Errorf("a local user opens TLS to the Trino node at %s, bypassing the intentions (server certificate %s)",
+			target, c.ConnectionState().PeerCertificates[0].Subject)
+		c.Close()
 	}
 }

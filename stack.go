@@ -104,6 +104,19 @@ func openConfigMode(ctx context.Context, cfg *appliance.Config, mode openMode) (
 				return ex.Exec(ctx, in.ID, cmd)
 			}
 		}
+		if p, ok := s.rt.(selfRunner); ok {
+			s.control.RunSelf = func(ctx context.Context, service string, args []string, files []supervisor.File) (int, string, error) {
+				in, err := s.instance(ctx, service)
+				if err != nil {
+					return 0, "", err
+				}
+				img, err := p.SelfImage(ctx)
+				if err != nil {
+					return 0, "", err
+				}
+				return p.RunInWithFiles(ctx, in.ID, img, args, files)
+			}
+		}
 		s.control.AttachGates(&s.topo)
 		s.closers = append(s.closers, func() error { s.control.Close(); return nil })
 	}
@@ -163,10 +176,18 @@ func (s *stack) close() {
 func (s *stack) engine(w io.Writer) *supervisor.Engine {
 	a := s.cfg.Appliance
 	var mu sync.Mutex
+	// A failing database (a full disk) is reported when it starts failing
+	// and when it works again, not for every transition in between.
+	writes := &appliance.WriteWatch{Report: func(msg string) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(w, "%s\n", msg)
+		s.store.RecordEvent(context.Background(), state.Event{Severity: state.SeverityWarn, Kind: "moat.state", Message: msg})
+	}}
 	return supervisor.New(supervisor.Options{
 		Project:  a.Project,
 		Runtime:  s.rt,
-		Recorder: appliance.Recorder{Store: s.store},
+		Recorder: appliance.Recorder{Store: s.store, Writes: writes},
 		Observer: func(t supervisor.Transition) {
 			mu.Lock()
 			defer mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,9 +62,96 @@ func verifyIntruder(ctx context.Context, s *stack) []state.VerifyResult {
 	}
 	var out []state.VerifyResult
 	for _, name := range slices.Sorted(maps.Keys(apps)) {
-		out = append(out, runInside(ctx, s, name, apps[name], appAttacks(s.cfg, name, consulIP))...)
+		as, unsent := offMachine(s.cfg, name, appAttacks(s.cfg, name, consulIP), probe.LocalPath)
+		out = append(out, unsent...)
+		out = append(out, runInside(ctx, s, name, apps[name], as)...)
 	}
 	out = append(out, evaluate(probe.Run(ctx, targets(hostAttacks(s.cfg, consulIP)), 2*time.Second), hostAttacks(s.cfg, consulIP))...)
+	if s.cfg.Trino.Enabled {
+		out = append(out, hostTrinoPaths(ctx, s.cfg, probe.LocalPath)...)
+	}
+	return out
+}
+
+// offMachine keeps the attacks an application's packets can make on this
+// machine. An application off the trino network reaches a node's private
+// address only through its gateway, the host; with no host route into the
+// trino network (moat gives its bridge no host address), the host sends
+// such a packet off the machine, where it cannot reach the node and must
+// not go. Those attempts pass unsent, saying why; where the host cannot
+// tell, they are unknown.
+func offMachine(c *appliance.Config, from string, as []attack, localPath func(netip.Addr) (probe.HostPath, error)) ([]attack, []state.VerifyResult) {
+	if !c.Trino.Enabled || isTrinoNode(from) {
+		return as, nil // a node reaches the others on the trino bridge itself
+	}
+	subnet, err := netip.ParsePrefix(c.Trino.Subnet)
+	if err != nil {
+		return as, nil
+	}
+	var kept []attack
+	var unsent []state.VerifyResult
+	for _, a := range as {
+		ap, err := netip.ParseAddrPort(a.target.Address)
+		if err != nil || !subnet.Contains(ap.Addr()) {
+			kept = append(kept, a)
+			continue
+		}
+		path, err := localPath(ap.Addr())
+		switch {
+		case err != nil:
+			unsent = append(unsent, unknown(a.from+" (intruder)", a.target.String(), fmt.Errorf("cannot tell where the host sends %s: %w", ap.Addr(), err)))
+		case path.Local:
+			kept = append(kept, a)
+		default:
+			unsent = append(unsent, state.VerifyResult{Source: a.from + " (intruder)", Destination: a.target.String(),
+				Expected: state.Deny, Observed: state.Deny, OK: true,
+				Detail: "not sent: " + from + " reaches " + ap.Addr().String() + " only through the host, and " + path.Detail})
+		}
+	}
+	return kept, unsent
+}
+
+// trinoNodes are every Trino node's name and private address.
+func trinoNodes(c *appliance.Config) [][2]string {
+	addr := appliance.PlanAddresses(c)
+	out := [][2]string{{appliance.ServiceCoordinator, addr.Coordinator.String()}}
+	for i, ip := range addr.Workers {
+		out = append(out, [2]string{appliance.ServiceWorker + "-" + strconv.Itoa(i+1), ip.String()})
+	}
+	return out
+}
+
+// hostTrinoPaths checks, for every Trino node, that a local user of the host
+// has no path to its private address: no host address on the trino bridge
+// and no route into its subnet through a local bridge (a stack made by an
+// older moat had both). Such a path bypasses the intentions (only Trino's
+// password is left), so it fails whether or not the node answers now; only
+// then, the address being local, is it dialled, to show what answers.
+// Otherwise nothing is sent: the packet would leave the machine.
+func hostTrinoPaths(ctx context.Context, c *appliance.Config, localPath func(netip.Addr) (probe.HostPath, error)) []state.VerifyResult {
+	var out []state.VerifyResult
+	for _, n := range trinoNodes(c) {
+		name, ip := n[0], n[1]
+		target := net.JoinHostPort(ip, strconv.Itoa(appliance.TrinoHTTPSPort))
+		v := state.VerifyResult{Source: "host (intruder)", Destination: "a path to " + name + " at " + target, Expected: state.Deny}
+		path, err := localPath(netip.MustParseAddr(ip))
+		switch {
+		case err != nil:
+			v = unknown(v.Source, v.Destination, fmt.Errorf("cannot tell whether the host reaches %s: %w", ip, err))
+		case !path.Local:
+			v.Observed, v.OK, v.Detail = state.Deny, true, path.Detail
+		default:
+			r := probe.Run(ctx, []probe.Target{{Kind: probe.TLS, Address: target, Path: "/v1/info"}}, 2*time.Second)[0]
+			answer := "it answers: " + r.Detail
+			if !r.Open {
+				answer = "it does not answer now: " + r.Detail
+			}
+			v.Observed = state.Allow
+			v.Detail = fmt.Sprintf("OPEN: a local user can open TLS to %s at %s bypassing the intentions (%s; %s). "+
+				"Re-create the trino network without a host address: `moat down`, then `moat up`", name, target, path.Detail, answer)
+		}
+		out = append(out, v)
+	}
 	return out
 }
 

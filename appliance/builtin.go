@@ -93,7 +93,12 @@ func planBuiltin(c *Config, sec *Secrets) (supervisor.Topology, error) {
 	}
 	if c.Trino.Enabled {
 		tp, _ := netip.ParsePrefix(c.Trino.Subnet)
-		t.Networks = append(t.Networks, supervisor.Network{Name: TrinoNetwork, Internal: true, Subnet: tp.Masked().String(), Gateway: nth(tp, 1).String()})
+		// No host address on the trino bridge: a local user of the host
+		// must not reach a node's private address around the intentions
+		// (moat itself reaches Trino only through the mesh and from inside
+		// the nodes' namespaces, see Control).
+		t.Networks = append(t.Networks, supervisor.Network{Name: TrinoNetwork, Internal: true, NoHostAddress: true,
+			Subnet: tp.Masked().String(), Gateway: nth(tp, 1).String()})
 		specs, err := trinoSpecs(c, sec, addr)
 		if err != nil {
 			return t, err

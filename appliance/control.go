@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -12,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -33,19 +33,25 @@ type Control struct {
 	// Exec runs a command in a service's container (the Docker runtime's
 	// Exec); the Envoy sidecars need it to have Consul render bootstraps.
 	Exec func(ctx context.Context, service string, cmd []string) (int, string, error)
+	// RunSelf runs moat's own (static) binary with args in a throwaway
+	// container that shares only service's network namespace, files copied
+	// in first (the Docker runtime's RunInWithFiles). Graceful worker
+	// shutdown needs it: nothing on the host reaches a node's private
+	// address (the trino bridge has no host address).
+	RunSelf func(ctx context.Context, service string, args []string, files []supervisor.File) (int, string, error)
 
-	// Made once: moat's TLS material for Consul, and the client that
-	// reaches Trino nodes directly (gates poll it; one connection pool).
+	// Made once: moat's TLS material for Consul and Trino.
 	consulTLS func() (api.TLSConfig, error)
 	trinoTLS  func() (*tls.Config, error)
-	direct    func() (*http.Client, error)
-	made      atomic.Pointer[http.Client] // direct's client, once made
 
 	mu         sync.Mutex
 	consul     *api.Client
 	identity   *mesh.Identity
 	intentions []Intention    // the config's [[intention]]s, replaced by SetIntentions
 	agent      mesh.AgentInfo // what the Consul server says of itself, once ready
+
+	trinoHTTP    *http.Client   // to the coordinator through the mesh (trinoClient)
+	trinoHTTPFor *mesh.Identity // the identity trinoHTTP speaks as
 }
 
 // ConsulInfo is the version of the running Consul server and the Envoy
@@ -61,15 +67,6 @@ func NewControl(cfg *Config, sec *Secrets) *Control {
 	k := &Control{cfg: cfg, sec: sec, addr: PlanAddresses(cfg), intentions: cfg.Intentions}
 	k.consulTLS = sync.OnceValues(k.makeConsulTLS)
 	k.trinoTLS = sync.OnceValues(k.makeTrinoTLS)
-	k.direct = sync.OnceValues(func() (*http.Client, error) {
-		conf, err := k.trinoTLS()
-		if err != nil {
-			return nil, err
-		}
-		c := &http.Client{Transport: &http.Transport{TLSClientConfig: conf}}
-		k.made.Store(c)
-		return c, nil
-	})
 	return k
 }
 
@@ -81,8 +78,9 @@ func (k *Control) Close() {
 		k.identity.Close()
 		k.identity = nil
 	}
-	if c := k.made.Load(); c != nil {
-		c.CloseIdleConnections()
+	if k.trinoHTTP != nil {
+		k.trinoHTTP.CloseIdleConnections()
+		k.trinoHTTP = nil
 	}
 }
 
@@ -102,13 +100,15 @@ func (k *Control) Consul() (*api.Client, error) {
 // client reaches the sealed server's HTTPS API on host loopback with
 // moat's client certificate (the server serves nobody without one).
 func (k *Control) client(token string) (*api.Client, error) {
-	tlsConf, err := k.ConsulTLS()
+	tlsConf, err := k.ConsulTLSConfig()
 	if err != nil {
 		return nil, err
 	}
+	tr := api.DefaultConfig().Transport // pooled, as api.NewClient's own
+	tr.TLSClientConfig = tlsConf        // which it keeps
 	return api.NewClient(&api.Config{
 		Address: "127.0.0.1:" + strconv.Itoa(k.cfg.Mesh.HTTPSPort), Scheme: "https",
-		Token: token, TLSConfig: tlsConf,
+		Token: token, Transport: tr,
 	})
 }
 
@@ -118,7 +118,13 @@ func (k *Control) ConsulTLSConfig() (*tls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return api.SetupTLSConfig(&c)
+	conf, err := api.SetupTLSConfig(&c)
+	if err != nil {
+		return nil, err
+	}
+	// Each handshake presents the current certificate (renew.go renews it).
+	conf.Certificates, conf.GetClientCertificate = nil, (&clientCertificate{sec: k.sec}).get
+	return conf, nil
 }
 
 // ConsulTLS is moat's TLS configuration for Consul's HTTPS API: moat's CA
@@ -277,40 +283,123 @@ func (k *Control) MirrorHealth(ctx context.Context, t supervisor.Transition) err
 	case supervisor.PhaseStarting:
 		status = mesh.Warning
 	}
-	return mesh.UpdateHealth(ctx, c, t.Service, status, string(t.To)+": "+t.Reason)
+	if err := mesh.UpdateHealth(ctx, c, t.Service, status, string(t.To)+": "+t.Reason); err != nil {
+		return err
+	}
+	// Consul may add checks moat does not define, which the sealed server
+	// can never pass (see mesh.PruneChecks): the catalog keeps moat's view.
+	for _, r := range k.registrations() {
+		if r.Service == t.Service {
+			return mesh.PruneChecks(ctx, c, r)
+		}
+	}
+	return nil
 }
 
-// NodeReady is a Trino node's gate: /v1/info on its private address says
-// it has finished starting (the same test as the image's health-check,
-// which cannot be used because the node binds only its private address).
-func (k *Control) NodeReady(ip string) func(context.Context) error {
+// CoordinatorReady is the coordinator's gate: its /v1/info, reached as
+// moat's own identity through the coordinator's sidecar (the path queries
+// take), says it has finished starting. Nothing on the host reaches the
+// node's private address (the trino bridge has no host address), and the
+// image's health-check asks localhost, where the node does not listen. The
+// sidecar needs only the coordinator started, so it is up by then.
+func (k *Control) CoordinatorReady(ctx context.Context) error {
+	client, err := k.trinoClient(ctx)
+	if err != nil {
+		return err
+	}
+	info, err := trino.Info(ctx, client, coordinatorURL)
+	if err != nil {
+		return fmt.Errorf("through the mesh: %w", err)
+	}
+	if info.Starting {
+		return errors.New("trino is starting")
+	}
+	return nil
+}
+
+// WorkerReady is worker id's gate: the coordinator, asked through the mesh,
+// lists it as active in system.runtime.nodes, which it does once the worker
+// has finished starting, has announced itself and answers the coordinator.
+func (k *Control) WorkerReady(id string) func(context.Context) error {
 	return func(ctx context.Context) error {
-		client, err := k.direct()
+		db, err := k.DB(ctx, "", "moat-readiness")
 		if err != nil {
 			return err
 		}
-		info, err := trino.Info(ctx, client, "https://"+net.JoinHostPort(ip, strconv.Itoa(TrinoHTTPSPort)))
+		defer db.Close()
+		states, err := trino.NodeStates(ctx, db)
 		if err != nil {
 			return err
 		}
-		if info.Starting {
-			return errors.New("trino is starting")
+		return trino.WorkerReady(states, id)
+	}
+}
+
+// TrinoShutdownCommand is moat's hidden command that sends a graceful
+// shutdown request (a trino.ShutdownRequest read from a file) from inside a
+// worker's network namespace; main runs it.
+const TrinoShutdownCommand = "__trino-shutdown"
+
+// shutdownRequestPath is where that command finds its request (0600).
+const shutdownRequestPath = "/run/moat/shutdown.json"
+
+// ShutdownWorker asks worker service at ip to drain and exit (Trino's
+// graceful shutdown, PUT /v1/info/state), signed with the shared secret: no
+// password leaves moat. Only the worker's own network namespace reaches its
+// private address, so the request is sent from there: moat's binary in a
+// throwaway container beside the worker, the signed request a file in that
+// container (never argv).
+func (k *Control) ShutdownWorker(service, ip string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if k.RunSelf == nil {
+			return errors.New("the graceful shutdown is sent from inside the worker's network namespace: it needs the Docker runtime")
+		}
+		ca, err := k.sec.CA()
+		if err != nil {
+			return err
+		}
+		base := "https://" + net.JoinHostPort(ip, strconv.Itoa(TrinoHTTPSPort))
+		req, err := json.Marshal(trino.NewShutdownRequest(base, k.sec.Ensure(SecretTrinoShared), ManagementUser, ca.CertPEM, time.Now()))
+		if err != nil {
+			return err
+		}
+		files := []supervisor.File{{Path: shutdownRequestPath, Mode: 0o600, Content: req}}
+		code, out, err := k.RunSelf(ctx, service, []string{TrinoShutdownCommand, shutdownRequestPath}, files)
+		if err != nil {
+			return err
+		}
+		if code != 0 {
+			return fmt.Errorf("from inside %s's network namespace (exit %d): %s", service, code, strings.TrimSpace(out))
 		}
 		return nil
 	}
 }
 
-// ShutdownWorker asks the worker at ip to drain and exit (Trino's graceful
-// shutdown), signed with the shared secret: no password leaves moat.
-func (k *Control) ShutdownWorker(ip string) func(context.Context) error {
-	return func(ctx context.Context) error {
-		client, err := k.direct()
-		if err != nil {
-			return err
-		}
-		base := "https://" + net.JoinHostPort(ip, strconv.Itoa(TrinoHTTPSPort))
-		return trino.ShutdownInternal(ctx, client, base, k.sec.Ensure(SecretTrinoShared), ManagementUser)
+// coordinatorURL is the coordinator as moat's mesh client names it: the
+// host part is the name Trino's certificate is verified against; the mesh
+// decides where the connection goes.
+var coordinatorURL = "https://" + ServiceCoordinator + ":" + strconv.Itoa(TrinoHTTPSPort)
+
+// trinoClient reaches the coordinator through the mesh as moat's identity,
+// Trino's own TLS (verified against moat's CA) inside the mesh mTLS. It is
+// made once per identity, so gates that poll share one connection pool.
+func (k *Control) trinoClient(ctx context.Context) (*http.Client, error) {
+	id, err := k.Identity(ctx)
+	if err != nil {
+		return nil, err
 	}
+	conf, err := k.trinoTLS()
+	if err != nil {
+		return nil, err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.trinoHTTP == nil || k.trinoHTTPFor != id {
+		inner := conf.Clone()
+		inner.ServerName = ServiceCoordinator
+		k.trinoHTTP, k.trinoHTTPFor = id.TLSHTTPClient(ServiceCoordinator, inner), id
+	}
+	return k.trinoHTTP, nil
 }
 
 // nativeIdentities are the Connect-native identities moat itself holds.
@@ -375,22 +464,15 @@ func (k *Control) makeTrinoTLS() (*tls.Config, error) {
 // DB opens Trino through the mesh as the orchestrator, running queries as
 // sessionUser ("" = orchestrator itself).
 func (k *Control) DB(ctx context.Context, sessionUser, source string) (*sql.DB, error) {
-	id, err := k.Identity(ctx)
-	if err != nil {
-		return nil, err
-	}
-	conf, err := k.trinoTLS()
-	if err != nil {
-		return nil, err
-	}
-	inner := conf.Clone()
-	inner.ServerName = ServiceCoordinator
 	// Standard TLS to Trino, verified against moat's CA, carried inside the
 	// mesh mTLS to the coordinator's sidecar.
+	client, err := k.trinoClient(ctx)
+	if err != nil {
+		return nil, err
+	}
 	return trino.Open(ctx, trino.Endpoint{
-		URL:  "https://" + ServiceCoordinator + ":" + strconv.Itoa(TrinoHTTPSPort),
-		User: OrchestratorUser, Password: k.sec.Ensure(SecretOrchestrator),
-		SessionUser: sessionUser, HTTPClient: id.TLSHTTPClient(ServiceCoordinator, inner), Source: source,
+		URL: coordinatorURL, User: OrchestratorUser, Password: k.sec.Ensure(SecretOrchestrator),
+		SessionUser: sessionUser, HTTPClient: client, Source: source,
 	})
 }
 
@@ -525,7 +607,7 @@ func (k *Control) AttachGates(topo *supervisor.Topology) {
 		case s.Name == ServiceConsul:
 			s.Gate = k.ConsulReady
 		case s.Name == ServiceCoordinator:
-			s.Gate = k.NodeReady(k.addr.Coordinator.String())
+			s.Gate = k.CoordinatorReady
 		case s.Name == ServiceCoordinator+SidecarSuffix:
 			s.Gate = k.ClusterReady
 			if envoy {
@@ -546,8 +628,8 @@ func (k *Control) AttachGates(topo *supervisor.Topology) {
 		}
 		for j, ip := range k.addr.Workers {
 			if s.Name == ServiceWorker+"-"+strconv.Itoa(j+1) {
-				s.Gate = k.NodeReady(ip.String())
-				s.PreStop = k.ShutdownWorker(ip.String())
+				s.Gate = k.WorkerReady(s.Name)
+				s.PreStop = k.ShutdownWorker(s.Name, ip.String())
 			}
 		}
 	}

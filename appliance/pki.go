@@ -1,8 +1,11 @@
 package appliance
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
+	"os"
+	"sync"
 	"time"
 
 	"moat/pki"
@@ -50,8 +53,17 @@ func (s *Secrets) CA() (*pki.CA, error) {
 }
 
 // EnsureCert returns the key pair name for l, issuing it when there is none
-// or the stored one is no longer current (see pki.CA.Current).
+// or the stored one is no longer current (see pki.CA.Current). A leaf with
+// no Lifetime gets CertLifetime's. Callers in several goroutines (the plan,
+// the renewer, TLS handshakes) issue a due certificate once.
 func (s *Secrets) EnsureCert(ca *pki.CA, name string, l pki.Leaf) (certPEM, keyPEM []byte, err error) {
+	if l.Lifetime == 0 {
+		if l.Lifetime, err = CertLifetime(); err != nil {
+			return nil, nil, err
+		}
+	}
+	s.caMu.Lock() // not held by CA's callers: CA returned before this
+	defer s.caMu.Unlock()
 	cert, okC := s.Get(name + "_cert")
 	key, okK := s.Get(name + "_key")
 	if okC && okK && ca.Current([]byte(cert), l, time.Now()) {
@@ -64,6 +76,59 @@ func (s *Secrets) EnsureCert(ca *pki.CA, name string, l pki.Leaf) (certPEM, keyP
 	s.Set(name+"_cert", string(certPEM))
 	s.Set(name+"_key", string(keyPEM))
 	return certPEM, keyPEM, nil
+}
+
+// CertLifetimeEnv shortens the lifetime of the certificates moat's CA
+// issues, for tests of renewal only (a Go duration, at least
+// minCertLifetime). It is no moat.toml field: users have no reason to
+// shorten it, and the renewer keeps a year-long certificate current.
+const CertLifetimeEnv = "MOAT_TEST_CERT_LIFETIME"
+
+const minCertLifetime = 30 * time.Second
+
+// CertLifetime is the lifetime of the certificates moat issues:
+// pki.LeafLifetime, or CertLifetimeEnv's when set.
+func CertLifetime() (time.Duration, error) {
+	v := os.Getenv(CertLifetimeEnv)
+	if v == "" {
+		return pki.LeafLifetime, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < minCertLifetime || d > pki.LeafLifetime {
+		return 0, fmt.Errorf("%s=%q: must be a duration between %s and %s, as 2m (for tests of certificate renewal only; unset it otherwise)", CertLifetimeEnv, v, minCertLifetime, pki.LeafLifetime)
+	}
+	return d, nil
+}
+
+// clientCertificate serves moat's current client certificate to TLS
+// handshakes (tls.Config.GetClientCertificate), so that a connection made
+// after a renewal presents the new certificate without a new client.
+type clientCertificate struct {
+	sec *Secrets
+	mu  sync.Mutex
+	pem string // the certificate PEM that tls was parsed from
+	tls *tls.Certificate
+}
+
+func (c *clientCertificate) get(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+	ca, err := c.sec.CA()
+	if err != nil {
+		return nil, err
+	}
+	cert, key, err := c.sec.EnsureCert(ca, certMoatClient, moatClientLeaf())
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tls == nil || c.pem != string(cert) {
+		pair, err := tls.X509KeyPair(cert, key)
+		if err != nil {
+			return nil, fmt.Errorf("moat's client certificate: %w", err)
+		}
+		c.pem, c.tls = string(cert), &pair
+	}
+	return c.tls, nil
 }
 
 // consulServerLeaf is the Consul server's HTTPS certificate: moat reaches

@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
@@ -71,17 +72,34 @@ func SidecarToken(ctx context.Context, client *api.Client, service string) (stri
 
 // ServiceToken is SidecarToken with a SecretID chosen by the caller (a UUID
 // moat generated and keeps in its secrets file), so that containers can be
-// given their token before Consul runs. An existing token for the service
-// with another SecretID is replaced.
+// given their token before Consul runs. Its AccessorID is derived from the
+// SecretID (AccessorFor), so a Consul that lost its data (its volume
+// removed) gets back exactly the same token, both IDs. An existing token for
+// the service with another SecretID or AccessorID is replaced.
 func ServiceToken(ctx context.Context, client *api.Client, service, secretID string) (string, error) {
 	if service == "" {
 		return "", errors.New("mesh: sidecar token: service name is empty")
 	}
-	return ensureToken(ctx, client, &api.ACLToken{
+	t := &api.ACLToken{
 		Description:       sidecarTokenDescription(service),
 		SecretID:          secretID,
 		ServiceIdentities: []*api.ACLServiceIdentity{{ServiceName: service}},
-	})
+	}
+	if secretID != "" {
+		t.AccessorID = AccessorFor(secretID)
+	}
+	return ensureToken(ctx, client, t)
+}
+
+// AccessorFor is the AccessorID moat gives the token whose SecretID is
+// secretID: a UUID (version 4 layout) made from SHA-256 of the SecretID. The
+// SecretID cannot be recovered from it, and re-creating the token (a Consul
+// bootstrapped again) reproduces it.
+func AccessorFor(secretID string) string {
+	b := sha256.Sum256([]byte("moat consul token accessor\x00" + secretID))
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 // AgentToken returns a token with the node identity of the agent (node:write
@@ -122,7 +140,7 @@ func ensureToken(ctx context.Context, client *api.Client, want *api.ACLToken) (s
 		if t.Description != want.Description || t.SecretID == "" {
 			continue
 		}
-		if want.SecretID == "" || want.SecretID == t.SecretID {
+		if want.SecretID == "" || (want.SecretID == t.SecretID && (want.AccessorID == "" || want.AccessorID == t.AccessorID)) {
 			return t.SecretID, nil
 		}
 		if _, err := client.ACL().TokenDelete(t.AccessorID, wo); err != nil {

@@ -224,7 +224,7 @@ func Register(ctx context.Context, client *api.Client, r Registration) (changed 
 	q := (&api.QueryOptions{}).WithContext(ctx)
 	existing, _, err := client.Agent().Service(reg.ID, q)
 	if err == nil && existing != nil && existing.Meta[metaConfigHash] == reg.Meta[metaConfigHash] {
-		return false, nil
+		return false, pruneChecks(ctx, client, reg)
 	}
 	if err != nil && !isStatus(err, 404) {
 		return false, fmt.Errorf("mesh: read registration of %s: %w", reg.ID, err)
@@ -233,7 +233,47 @@ func Register(ctx context.Context, client *api.Client, r Registration) (changed 
 	if err := client.Agent().ServiceRegisterOpts(reg, opts); err != nil {
 		return false, fmt.Errorf("mesh: register service %s: %w", reg.ID, err)
 	}
-	return true, nil
+	return true, pruneChecks(ctx, client, reg)
+}
+
+// PruneChecks removes the checks of r's service and sidecar that r does not
+// define. A Consul agent restarted on its data dir (moat down, then up)
+// gives a sidecar it reloaded from there Consul's default sidecar checks
+// again, some time after start: a TCP dial from the server, which the sealed
+// server cannot make, so the sidecar stayed critical, had no healthy
+// instance, and no upstream reached it. Register prunes, and so does moat's
+// health mirror, which runs on every transition and every few seconds.
+func PruneChecks(ctx context.Context, client *api.Client, r Registration) error {
+	reg, err := r.AgentRegistration()
+	if err != nil {
+		return err
+	}
+	return pruneChecks(ctx, client, reg)
+}
+
+func pruneChecks(ctx context.Context, client *api.Client, reg *api.AgentServiceRegistration) error {
+	want := map[string]bool{}
+	for _, c := range reg.Checks {
+		want[c.CheckID] = true
+	}
+	if reg.Connect != nil && reg.Connect.SidecarService != nil {
+		for _, c := range reg.Connect.SidecarService.Checks {
+			want[c.CheckID] = true
+		}
+	}
+	q := (&api.QueryOptions{}).WithContext(ctx)
+	checks, err := client.Agent().ChecksWithFilterOpts("", q)
+	if err != nil {
+		return fmt.Errorf("mesh: read the checks of %s: %w", reg.ID, err)
+	}
+	for id, c := range checks {
+		if (c.ServiceID == reg.ID || c.ServiceID == SidecarID(reg.ID)) && !want[id] {
+			if err := client.Agent().CheckDeregisterOpts(id, q); err != nil {
+				return fmt.Errorf("mesh: remove check %s of %s (not moat's): %w", id, c.ServiceID, err)
+			}
+		}
+	}
+	return nil
 }
 
 // Deregister removes the service with this ID and, with it, the sidecar

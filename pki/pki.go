@@ -92,6 +92,20 @@ func ParseCert(certPEM []byte) (*x509.Certificate, error) {
 	return c, nil
 }
 
+// FirstCert reads the first certificate of a PEM bundle that may hold
+// other blocks before it (a Trino keystore: the key, then the chain).
+func FirstCert(bundle []byte) (*x509.Certificate, error) {
+	for rest := bundle; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			return nil, errors.New("pki: no PEM certificate")
+		}
+		if b.Type == "CERTIFICATE" {
+			return ParseCert(pem.EncodeToMemory(b))
+		}
+	}
+}
+
 // Leaf says what a certificate is for.
 type Leaf struct {
 	Name     string   // the subject's common name

@@ -65,3 +65,32 @@ func mustKey(t *testing.T, _ *CA) []byte {
 	}
 	return k
 }
+
+// A short lifetime (certificate renewal's tests) is honoured, and a
+// certificate stops being current once a third of it is left.
+func TestShortLifetimeAndFirstCert(t *testing.T) {
+	now := time.Now()
+	ca, _, err := New("moat test CA", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := Leaf{Name: "n", IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Server: true, Lifetime: 3 * time.Minute}
+	cert, key, err := ca.Issue(l, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle := append(append(append([]byte{}, key...), cert...), ca.CertPEM...) // a Trino keystore's order
+	c, err := FirstCert(bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Subject.CommonName != "n" || !c.NotAfter.Equal(now.Add(3*time.Minute).Truncate(time.Second)) {
+		t.Errorf("first certificate %q valid until %s, want n until %s", c.Subject.CommonName, c.NotAfter, now.Add(3*time.Minute))
+	}
+	if !ca.Current(cert, l, now.Add(time.Minute)) || ca.Current(cert, l, now.Add(2*time.Minute+time.Second)) {
+		t.Error("want current until two thirds of the lifetime, then not")
+	}
+	if _, err := FirstCert(key); err == nil {
+		t.Error("FirstCert of a key alone: want an error")
+	}
+}

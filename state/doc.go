@@ -2,7 +2,9 @@
 // <data_dir>/moat.db (modernc.org/sqlite, pure Go) holding what moat started
 // (runs), what it wants and sees (services), every health transition, the
 // event timeline, the queries it ran (a statement hash and a short preview,
-// never a password), report runs and the results of `moat verify`.
+// never a password), report runs and the results of `moat verify` (with
+// the evidence of `moat verify --capture`: counts and descriptions, never a
+// secret).
 //
 // The database runs in WAL mode with one writer connection, so goroutines
 // never meet SQLITE_BUSY among themselves, and a busy timeout for other moat

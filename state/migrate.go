@@ -100,6 +100,18 @@ CREATE TABLE verify_results (
 );
 CREATE INDEX verify_results_pair ON verify_results (source, destination, id);
 `,
+	// 2: moat verify --capture's evidence (state/capture.go).
+	`
+CREATE TABLE verify_captures (
+	id       INTEGER PRIMARY KEY,
+	at       INTEGER NOT NULL,
+	ok       INTEGER NOT NULL,
+	packets  INTEGER NOT NULL DEFAULT 0,
+	bytes    INTEGER NOT NULL DEFAULT 0,
+	findings INTEGER NOT NULL DEFAULT 0,
+	evidence TEXT    NOT NULL
+);
+`,
 }
 
 // migrate brings the database to len(steps), one transaction per step. Each

@@ -3,7 +3,8 @@
 // parallel start, bounded waits whose timeouts name the service, its last
 // probe and its last log lines, restarts with exponential backoff and jitter
 // (a service killed from outside always comes back), crash loops retried at a
-// long capped delay, dependents held while a dependency is down, reconciliation against labelled runtime objects
+// long capped delay, dependents held while a dependency is down, instances
+// that lost a network attached again (network.go), reconciliation against labelled runtime objects
 // (adopt, replace, remove orphans), rollback of a failed start, and shutdown
 // in reverse order.
 //

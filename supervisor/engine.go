@@ -116,7 +116,10 @@ type service struct {
 	killedUnhealthy bool
 	// holding: its restart (or, while it runs unhealthy, its kill) waits
 	// until its dependencies are met again (waitingOn says which).
-	holding      bool
+	holding bool
+	// lostNets are the networks its running instance lost, being attached
+	// again (network.go).
+	lostNets     map[string]bool
 	restartTimer Timer     // the pending restart, recheck or retry
 	nextTry      time.Time // when restartTimer fires
 	gateRun      int       // generation of the running gate loop
@@ -257,29 +260,51 @@ func (e *Engine) consume(events <-chan Event, errs <-chan error) error {
 }
 
 // resync compares each service's instance with what the engine believes and
-// applies what the missing events would have said. It reports whether the
-// runtime answered.
+// applies what the missing events would have said (an exit, a start, a
+// health change, a lost network). It reports whether the runtime answered.
 func (e *Engine) resync() bool {
 	e.mu.Lock()
 	var ids []string
+	specs := map[string]Spec{}
+	// restarted: started again by the engine (no restart pending), the
+	// start not seen yet: its event may have gone down with the stream.
+	restarted := map[string]bool{}
 	for _, s := range e.services {
-		if s.id != "" && isUp(s.phase) {
+		if s.id == "" {
+			continue
+		}
+		if r := s.phase == PhaseRestarting && s.restartTimer == nil && !s.stopping; r || isUp(s.phase) {
 			ids = append(ids, s.id)
+			specs[s.id], restarted[s.id] = s.spec, r
 		}
 	}
 	e.mu.Unlock()
 	answered := true
 	for _, id := range ids {
 		in, err := e.o.Runtime.Inspect(e.ctx, id)
+		now := e.o.Clock.Now()
 		switch {
 		case errors.Is(err, ErrNotFound):
-			e.apply(Event{Time: e.o.Clock.Now(), ID: id, Kind: EventDie, ExitCode: -1})
+			if !restarted[id] {
+				e.apply(Event{Time: now, ID: id, Kind: EventDie, ExitCode: -1})
+			}
 		case err != nil:
 			answered = false
+		case restarted[id]:
+			if in.State != StateRunning {
+				continue // not started yet, or exited before: the die says so
+			}
+			e.apply(Event{Time: now, ID: id, Kind: EventStart})
+			if in.Health == HealthHealthy || in.Health == HealthUnhealthy {
+				e.apply(Event{Time: now, ID: id, Kind: EventHealth, Health: in.Health})
+			}
 		case in.State != StateRunning:
-			e.apply(Event{Time: e.o.Clock.Now(), ID: id, Kind: EventDie, ExitCode: in.ExitCode})
+			e.apply(Event{Time: now, ID: id, Kind: EventDie, ExitCode: in.ExitCode})
 		case in.Health == HealthHealthy || in.Health == HealthUnhealthy:
-			e.apply(Event{Time: e.o.Clock.Now(), ID: id, Kind: EventHealth, Health: in.Health})
+			e.apply(Event{Time: now, ID: id, Kind: EventHealth, Health: in.Health})
+		}
+		if n, lost := lostNetwork(specs[id], in); err == nil && lost {
+			e.apply(Event{Time: now, ID: id, Kind: EventDisconnect, Network: n})
 		}
 	}
 	return answered

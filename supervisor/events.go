@@ -20,6 +20,15 @@ func (e *Engine) apply(ev Event) {
 			probe = in.LastProbe
 		}
 	}
+	if ev.Kind == EventDisconnect {
+		// A container that stops leaves its networks too, and one may have
+		// been attached again already: only a running instance that lacks
+		// the network has lost it.
+		in, err := e.o.Runtime.Inspect(e.ctx, ev.ID)
+		if _, has := in.Addresses[ev.Network]; err != nil || in.State != StateRunning || has {
+			return
+		}
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if ch, ok := e.exits[ev.ID]; ok && ev.Kind == EventDie {
@@ -42,6 +51,8 @@ func (e *Engine) apply(ev Event) {
 		e.onDieLocked(s, ev.ExitCode)
 	case EventOOM:
 		s.lastProbe = "killed: out of memory (raise its memory limit)"
+	case EventDisconnect:
+		e.onDisconnectLocked(s, ev.Network)
 	}
 }
 
@@ -139,8 +150,8 @@ func (e *Engine) onHealthLocked(s *service, h Health) {
 	s.health = h
 	switch h {
 	case HealthHealthy:
-		if prev == HealthHealthy {
-			return // the start probe saw it first
+		if prev == HealthHealthy || len(s.lostNets) > 0 {
+			return // the start probe saw it first, or it waits to be reconnected
 		}
 		if s.phase == PhaseStarting || s.phase == PhaseUnhealthy || s.phase == PhasePending {
 			e.passedProbeLocked(s)

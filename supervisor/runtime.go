@@ -59,6 +59,14 @@ type Execer interface {
 	Exec(ctx context.Context, id string, cmd []string) (exitCode int, output string, err error)
 }
 
+// NetworkRepairer is implemented by runtimes whose instances can lose a
+// network behind moat's back (Docker: `docker network disconnect`).
+// Reconnect attaches the running instance id of s to network (a name of
+// s.Networks) again, with its fixed address and aliases.
+type NetworkRepairer interface {
+	Reconnect(ctx context.Context, project, id string, s Spec, network string) error
+}
+
 // ImageManager is implemented by runtimes that run images (Docker).
 type ImageManager interface {
 	ImagePresent(ctx context.Context, ref string) (bool, error)
@@ -140,6 +148,10 @@ const (
 	EventHealth EventKind = "health" // Health changed
 	EventOOM    EventKind = "oom"
 	EventRemove EventKind = "remove"
+	// EventDisconnect: the instance was detached from Network while it
+	// runs (`docker network disconnect` behind moat's back, or a stop,
+	// which the engine tells apart by inspecting the instance).
+	EventDisconnect EventKind = "disconnect"
 )
 
 // Event is one runtime event for an instance of the project.
@@ -150,6 +162,7 @@ type Event struct {
 	Kind     EventKind
 	Health   Health // for EventHealth
 	ExitCode int    // for EventDie
+	Network  string // for EventDisconnect: the network's name in the Topology
 }
 
 // ErrNotFound is returned (wrapped) for an instance, network or volume that

@@ -41,11 +41,15 @@ func (d Dependency) String() string { return d.Service + " (" + string(d.Conditi
 
 // Network is a user-defined network of the project. Internal networks have no
 // route outside; Subnet (CIDR) lets services take fixed addresses.
+// NoHostAddress leaves the host without an address (and so without a route)
+// on the network: only its members reach each other, not a local user of the
+// host.
 type Network struct {
-	Name     string `json:"name"`
-	Internal bool   `json:"internal,omitempty"`
-	Subnet   string `json:"subnet,omitempty"`
-	Gateway  string `json:"gateway,omitempty"`
+	Name          string `json:"name"`
+	Internal      bool   `json:"internal,omitempty"`
+	Subnet        string `json:"subnet,omitempty"`
+	Gateway       string `json:"gateway,omitempty"`
+	NoHostAddress bool   `json:"no_host_address,omitempty"`
 }
 
 // Volume is a named, persistent volume of the project.

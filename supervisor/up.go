@@ -75,7 +75,11 @@ func (e *Engine) reconcile(topo Topology, levels [][]string, inv Inventory) (ado
 			for _, in := range byService[name] {
 				_, taken := adopt[name]
 				peerOK := spec.ShareNetworkWith == "" || adoptedPeer(adopt, spec.ShareNetworkWith)
-				if !taken && in.ConfigHash == hash && peerOK && in.State != StateGone {
+				// A container never started is not adopted: a moat killed
+				// while creating it may have left it without its files or
+				// networks (Create's later steps), and it has no state worth
+				// keeping.
+				if !taken && in.ConfigHash == hash && peerOK && in.State != StateGone && in.State != StateCreated {
 					adopt[name] = in
 				} else {
 					remove = append(remove, in)

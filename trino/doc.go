@@ -2,8 +2,10 @@
 // view of a Trino cluster (nodes, memory, catalogs, users, policies) into the
 // files each node reads from /etc/trino, checks that plan against Trino's own
 // rules before anything starts, and talks to a running cluster: readiness
-// (/v1/info, system.runtime.nodes), graceful worker shutdown
-// (PUT /v1/info/state) and SQL through the official trino-go-client.
+// (/v1/info, system.runtime.nodes: NodeStates, WorkerReady), graceful worker
+// shutdown (PUT /v1/info/state; a ShutdownRequest is signed where the shared
+// secret is and sent from wherever the worker's private address is
+// reachable) and SQL through the official trino-go-client.
 //
 // Importers: moat/appliance (maps moat.toml onto Cluster and RenderNode's
 // output onto containers), moat/report and main (queries). It imports no other
@@ -93,7 +95,9 @@
 //     audit.
 //   - The orchestrator may impersonate exactly the users that own reports and
 //     has no data access of its own; a report runs with its owner's masks and
-//     filters.
+//     filters. It may read system.runtime.nodes (and nothing else in the
+//     system catalog): the coordinator sidecar's readiness gate counts the
+//     active workers through the mesh as the orchestrator.
 //   - Users with any column mask, row filter or denied column may execute no
 //     catalog function: passthrough table functions (system.query, raw_query)
 //     would run SQL in the source and bypass every mask and filter. Other users

@@ -2,15 +2,19 @@ package trino
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"moat/trino/internalauth"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"moat/trino/internalauth"
 )
 
 // NodeInfo is a node's GET /v1/info: public, no authentication.
@@ -73,6 +77,45 @@ func ActiveWorkers(ctx context.Context, db *sql.DB) (int, error) {
 	return n, nil
 }
 
+// NodeStatesSQL lists every node the coordinator knows: a worker appears
+// once it has finished starting and announced itself, and the coordinator
+// reaches its /v1/info.
+const NodeStatesSQL = "SELECT node_id, state FROM system.runtime.nodes"
+
+// NodeStates runs NodeStatesSQL: node ID → state ("active",
+// "shutting_down", …, lowercase as Trino prints it).
+func NodeStates(ctx context.Context, db *sql.DB) (map[string]string, error) {
+	rows, err := db.QueryContext(ctx, NodeStatesSQL)
+	if err != nil {
+		return nil, fmt.Errorf("reading Trino's nodes: %w", MapError(err))
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var id, state string
+		if err := rows.Scan(&id, &state); err != nil {
+			return nil, fmt.Errorf("reading Trino's nodes: %w", MapError(err))
+		}
+		out[id] = state
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading Trino's nodes: %w", MapError(err))
+	}
+	return out, nil
+}
+
+// WorkerReady says whether the coordinator lists worker id as active, as
+// NodeStates read it; the error says what it lists instead.
+func WorkerReady(states map[string]string, id string) error {
+	switch st, ok := states[id]; {
+	case !ok:
+		return fmt.Errorf("the coordinator does not list %s yet (a worker is listed once it has started and announced itself)", id)
+	case st != "active":
+		return fmt.Errorf("the coordinator lists %s as %s, not active", id, st)
+	}
+	return nil
+}
+
 // Shutdown asks the node at baseURL to shut down gracefully: it stops taking
 // tasks, finishes the running ones within shutdown.grace-period and exits.
 // user needs system_information write (the management user). baseURL must be
@@ -103,10 +146,49 @@ func ShutdownInternal(ctx context.Context, client *http.Client, baseURL, sharedS
 	if err != nil || u.Host == "" {
 		return fmt.Errorf("trino shutdown: %q is not a URL", baseURL)
 	}
-	key := internalauth.InternalKey(sharedSecret)
-	return putShutdown(ctx, client, u, subject, func(req *http.Request) {
-		req.Header.Set(internalauth.InternalBearerHeader, internalauth.SignInternal(key, subject, time.Now()))
-	})
+	return putShutdown(ctx, client, u, subject, bearer(signShutdown(sharedSecret, subject, time.Now())))
+}
+
+func signShutdown(sharedSecret, subject string, now time.Time) string {
+	return internalauth.SignInternal(internalauth.InternalKey(sharedSecret), subject, now)
+}
+
+func bearer(token string) func(*http.Request) {
+	return func(req *http.Request) { req.Header.Set(internalauth.InternalBearerHeader, token) }
+}
+
+// ShutdownRequest is ShutdownInternal prepared in one place and sent from
+// another: moat signs it on the host and sends it from inside the worker's
+// network namespace, the only place that reaches the worker's private
+// address. It holds a signed internal token (valid for
+// internalauth.InternalJWTLifetime), not the shared secret; it is a
+// credential all the same, so it travels as a 0600 file, never in argv.
+type ShutdownRequest struct {
+	URL     string `json:"url"`     // the node's HTTPS base URL
+	Subject string `json:"subject"` // the sender named in the token
+	Token   string `json:"token"`
+	CAPEM   []byte `json:"ca_pem"` // the issuer of the node's certificate
+}
+
+// NewShutdownRequest signs a graceful shutdown of the node at baseURL.
+func NewShutdownRequest(baseURL, sharedSecret, subject string, caPEM []byte, now time.Time) ShutdownRequest {
+	return ShutdownRequest{URL: baseURL, Subject: subject, Token: signShutdown(sharedSecret, subject, now), CAPEM: caPEM}
+}
+
+// Send puts the node in SHUTTING_DOWN, verifying it against CAPEM.
+func (r ShutdownRequest) Send(ctx context.Context) error {
+	u, err := url.Parse(r.URL)
+	if err != nil || u.Host == "" || u.Scheme != "https" {
+		return fmt.Errorf("trino shutdown: %q is not an https URL", r.URL)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(r.CAPEM) {
+		return errors.New("trino shutdown: no CA certificate to verify the node with")
+	}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	defer client.CloseIdleConnections()
+	return putShutdown(ctx, client, u, r.Subject, bearer(r.Token))
 }
 
 func putShutdown(ctx context.Context, client *http.Client, u *url.URL, user string, authorize func(*http.Request)) error {

@@ -87,6 +87,9 @@ func configProperties(c Cluster, n Node) []byte {
 	// Peers present their keystore as a client certificate; the HTTPS
 	// server must trust moat's CA for that handshake to succeed.
 	p.set("http-server.https.truststore.path", TruststorePath)
+	// airlift reads both again on this schedule (default 1m): a certificate
+	// moat renews is served within 10 s, with no restart and no query lost.
+	p.set("http-server.https.ssl-context.refresh-time", "10s")
 	p.set("discovery.uri", fmt.Sprintf("https://%s:%d", c.Coordinator.IP, c.httpsPort()))
 	p.set("internal-communication.shared-secret", envRef(SharedSecretEnv))
 	// A keystore and truststore turn Trino's automatic certificates off:

@@ -276,10 +276,13 @@ func Rules(p Policies, sys SystemUsers) ([]byte, error) {
 	if err := p.validate(sys, nil); err != nil {
 		return nil, err
 	}
-	mgmt := quoteRegex(sys.Management)
+	mgmt, orch := quoteRegex(sys.Management), quoteRegex(sys.Orchestrator)
 	f := rulesFile{
-		Catalogs:          []catalogRule{{User: mgmt, Catalog: "system", Allow: AccessReadOnly}},
-		Tables:            []tableRule{{User: mgmt, Catalog: "system", Privileges: []string{"SELECT"}}},
+		// The orchestrator's readiness gate reads system.runtime.nodes
+		// through the mesh: that table and no data.
+		Catalogs: []catalogRule{{User: mgmt, Catalog: "system", Allow: AccessReadOnly}, {User: orch, Catalog: "system", Allow: AccessReadOnly}},
+		Tables: []tableRule{{User: mgmt, Catalog: "system", Privileges: []string{"SELECT"}},
+			{User: orch, Catalog: "system", Schema: "runtime", Table: "nodes", Privileges: []string{"SELECT"}}},
 		Queries:           []queryRule{{User: mgmt, Allow: []string{"execute", "view", "kill"}}, {Allow: []string{"execute"}}},
 		SystemInformation: []sysInfoRule{{User: mgmt, Allow: []string{"read", "write"}}, {Allow: []string{}}},
 	}

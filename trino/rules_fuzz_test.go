@@ -145,7 +145,7 @@ func fuzzPolicies(ops []byte, text string) Policies {
 // rule, then every user's grants in order, then the deny-all default.
 func checkTableRules(t *testing.T, p Policies, sys SystemUsers, rules []tableRule) {
 	t.Helper()
-	want := 2
+	want := 3 // the management user's, the orchestrator's nodes table, the final deny
 	for _, u := range p.Users {
 		want += len(u.Tables)
 	}
@@ -153,7 +153,11 @@ func checkTableRules(t *testing.T, p Policies, sys SystemUsers, rules []tableRul
 		t.Fatalf("%d table rules, want %d", len(rules), want)
 	}
 	checkNameRegex(t, "management user", rules[0].User, sys.Management)
-	i := 1
+	checkNameRegex(t, "orchestrator", rules[1].User, sys.Orchestrator)
+	if r := rules[1]; r.Catalog != "system" || r.Schema != "runtime" || r.Table != "nodes" || !slices.Equal(r.Privileges, []string{"SELECT"}) {
+		t.Errorf("the orchestrator's rule is %+v, want SELECT on system.runtime.nodes only", r)
+	}
+	i := 2
 	for _, u := range p.Users {
 		for _, g := range u.Tables {
 			r := rules[i]

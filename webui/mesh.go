@@ -2,6 +2,7 @@ package webui
 
 import (
 	"slices"
+	"strings"
 
 	"moat/state"
 )
@@ -13,6 +14,9 @@ type meshMatrix struct {
 	Sources      []string     `json:"sources"`
 	Destinations []string     `json:"destinations"`
 	Rows         [][]meshCell `json:"rows"` // Rows[i][j]: Sources[i] -> Destinations[j]
+	// Capture is the latest `moat verify --capture`: what crossed the
+	// bridges, what was searched for, what was found.
+	Capture *state.Capture `json:"capture,omitempty"`
 }
 
 type meshCell struct {
@@ -40,6 +44,9 @@ func buildMatrix(snap Snapshot) meshMatrix {
 		names[in.Source], names[in.Destination] = true, true
 	}
 	for _, v := range snap.Verify {
+		if strings.HasPrefix(v.Source, state.CaptureSource) {
+			continue // not a pair of identities: the capture section shows it
+		}
 		names[v.Source], names[v.Destination] = true, true
 	}
 	delete(names, "*")
@@ -52,7 +59,7 @@ func buildMatrix(snap Snapshot) meshMatrix {
 	for _, v := range snap.Verify {
 		verify[[2]string{v.Source, v.Destination}] = v
 	}
-	m := meshMatrix{Sources: all, Destinations: all}
+	m := meshMatrix{Sources: all, Destinations: all, Capture: snap.Capture}
 	for _, src := range all {
 		row := make([]meshCell, 0, len(all))
 		for _, dst := range all {

@@ -45,6 +45,9 @@ type Snapshot struct {
 	Intentions    []Intention `json:"intentions"`
 	// Verify holds the latest `moat verify` result of every pair.
 	Verify []state.VerifyResult `json:"verify"`
+	// Capture is the evidence of the latest `moat verify --capture`; nil
+	// when it never ran.
+	Capture *state.Capture `json:"capture,omitempty"`
 }
 
 // Service is one service as the supervisor sees it.

@@ -12,6 +12,7 @@ import (
 
 	"moat/appliance"
 	"moat/mesh"
+	"moat/supervisor"
 	"moat/trino"
 )
 
@@ -61,11 +62,14 @@ const (
 	FileTrinoValues  = "trino-values.yaml"
 	FileNotebook     = "notebook.yaml"
 	FileReports      = "reports.yaml"
+	FileDockerfile   = "Dockerfile" // the report image
 	FileReadme       = "README.md"
 )
 
 // plan is everything the files are written from: the single-host plan's
-// own pieces, computed once.
+// own pieces, computed once. Its Secrets start empty and stay in memory:
+// the values the plan generates into it are never written anywhere, they
+// only let the export tell a secret from a plain value.
 type plan struct {
 	cfg        *appliance.Config
 	opts       Options
@@ -73,10 +77,13 @@ type plan struct {
 	coord      map[string][]byte // RenderNode of the coordinator
 	worker     map[string][]byte // RenderNode of the first worker
 	intentions []mesh.Intention  // DefaultDeny first, then Control.Intentions
+	topo       supervisor.Topology
+	sec        *appliance.Secrets // what the plan generated: only to tell secret values apart
 }
 
-// Export returns the files of the export folder for cfg, by name. A config
-// that cannot run on Kubernetes fails with every reason at once.
+// Export returns the files of the export folder for cfg, by name (no
+// notebook.yaml when notebook.enabled is false). A config that cannot run
+// on Kubernetes fails with every reason at once.
 func Export(cfg *appliance.Config, opts Options) (map[string][]byte, error) {
 	if err := Check(cfg, opts); err != nil {
 		return nil, err
@@ -93,13 +100,16 @@ func Export(cfg *appliance.Config, opts Options) (map[string][]byte, error) {
 		FileNotebook:     pl.notebookYAML,
 		FileReports:      pl.reportsYAML,
 		FileSecrets:      pl.secretsScript,
+		FileDockerfile:   pl.dockerfile,
 		FileReadme:       pl.readme,
 	} {
 		data, err := f()
 		if err != nil {
 			return nil, fmt.Errorf("export %s: %w", name, err)
 		}
-		files[name] = data
+		if data != nil {
+			files[name] = data
+		}
 	}
 	return files, nil
 }
@@ -116,17 +126,35 @@ func clusterConfig(cfg *appliance.Config) *appliance.Config {
 
 func newPlan(cfg *appliance.Config, opts Options) (*plan, error) {
 	cfg = clusterConfig(cfg)
-	// The export reads no secret and generates none: Secrets stays empty.
-	sec := &appliance.Secrets{}
-	pl := &plan{cfg: cfg, opts: opts, cluster: appliance.TrinoCluster(cfg, sec)}
+	// The export reads no secret: the plan's Secrets start empty, in a
+	// folder of their own that is removed, never saved.
+	tmp, err := os.MkdirTemp("", "moat-export-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	sec, err := appliance.OpenSecrets(tmp)
+	if err != nil {
+		return nil, err
+	}
+	// Secrets the user sets (catalogs' passwords) get a stand-in, so that
+	// the plan can be made; on the cluster they come from secrets.sh.
+	for _, cat := range cfg.Catalogs {
+		for _, name := range cat.Secrets {
+			sec.Set(name, "moat-export-stand-in-"+name)
+		}
+	}
+	pl := &plan{cfg: cfg, opts: opts, cluster: appliance.TrinoCluster(cfg, sec), sec: sec}
 	if err := pl.cluster.Memory.Validate(math.MaxInt64); err != nil {
 		return nil, err
 	}
-	var err error
 	if pl.coord, err = trino.RenderNode(pl.cluster, pl.cluster.Coordinator); err != nil {
 		return nil, err
 	}
 	if pl.worker, err = trino.RenderNode(pl.cluster, pl.cluster.Workers[0]); err != nil {
+		return nil, err
+	}
+	if pl.topo, err = appliance.Plan(cfg, sec); err != nil {
 		return nil, err
 	}
 	ctl := appliance.NewControl(cfg, sec)
@@ -199,4 +227,24 @@ func Write(dir string, files map[string][]byte) error {
 		}
 	}
 	return nil
+}
+
+// spec is the single-host plan's spec of service name.
+func (pl *plan) spec(name string) (supervisor.Spec, error) {
+	for _, s := range pl.topo.Services {
+		if s.Name == name {
+			return s, nil
+		}
+	}
+	return supervisor.Spec{}, fmt.Errorf("the plan has no service %s", name)
+}
+
+// isSecret reports whether v is a value the plan took from its Secrets.
+func (pl *plan) isSecret(v string) bool {
+	for _, n := range pl.sec.Names() {
+		if s, ok := pl.sec.Get(n); ok && s != "" && strings.Contains(v, s) {
+			return true
+		}
+	}
+	return false
 }

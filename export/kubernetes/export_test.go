@@ -142,3 +142,57 @@ func TestWriteRefusesForeignFolder(t *testing.T) {
 		t.Fatalf("Write into a folder with notes.txt: %v", err)
 	}
 }
+
+// TestNoNotebook: with notebook.enabled = false there is no notebook.yaml,
+// and the README does not apply one.
+func TestNoNotebook(t *testing.T) {
+	cfg := loadConfig(t, "default")
+	cfg.Notebook.Enabled = false
+	files, err := Export(cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := files[FileNotebook]; ok {
+		t.Error("notebook.yaml written for a config without notebook")
+	}
+	if readme := string(files[FileReadme]); strings.Contains(readme, "-f "+FileNotebook) {
+		t.Error("the README applies notebook.yaml")
+	}
+}
+
+// TestNoPlanSecretWritten: the single-host plan the export is made from
+// generates secrets in memory (tokens, passwords, moat's CA and its key);
+// none of them, nor a catalog secret's stand-in, is in any exported file.
+func TestNoPlanSecretWritten(t *testing.T) {
+	for _, name := range configs {
+		pl, err := newPlan(loadConfig(t, name), Options{Namespace: "analytics"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var values []string
+		for _, n := range pl.sec.Names() {
+			if v, _ := pl.sec.Get(n); len(v) >= 8 {
+				values = append(values, v)
+			}
+		}
+		if len(values) < 3 {
+			t.Fatalf("%s: the plan generated %d secrets: the check would be empty", name, len(values))
+		}
+		for fn, f := range map[string]func() ([]byte, error){FileConsulValues: pl.consulValues, FileTrinoValues: pl.trinoValues,
+			FileIntentions: pl.intentionsYAML, FileNotebook: pl.notebookYAML, FileReports: pl.reportsYAML, FileSecrets: pl.secretsScript,
+			FileDockerfile: pl.dockerfile, FileReadme: pl.readme} {
+			data, err := f()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range values {
+				if bytes.Contains(data, []byte(v)) {
+					t.Errorf("%s/%s holds a secret the plan generated", name, fn)
+				}
+			}
+			if bytes.Contains(data, []byte("PRIVATE KEY")) || bytes.Contains(data, []byte("stand-in")) {
+				t.Errorf("%s/%s holds a private key or a stand-in", name, fn)
+			}
+		}
+	}
+}

@@ -2,13 +2,15 @@ package kubernetes
 
 import (
 	"fmt"
+	"maps"
 	"path"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
 	"moat/appliance"
-	moatembed "moat/embed"
+	"moat/supervisor"
 )
 
 // Annotations of consul-k8s connect injection.
@@ -90,9 +92,65 @@ func (pl *plan) service(name string, port int, comment string) *yaml.Node {
 
 const sampleConfigMap = "moat-sample-notebook"
 
+// notebookSecretEnv are the notebook's variables that hold secrets, by
+// the key of Secret SecretNotebook they come from.
+var notebookSecretEnv = map[string]string{"JUPYTER_TOKEN": "JUPYTER_TOKEN", "TRINO_PASSWORD": "TRINO_PASSWORD"}
+
+// notebookEnv is the single-host plan's environment of the notebook:
+// secrets by reference to SecretNotebook, the rest as they are. A value
+// that holds a secret but is not in notebookSecretEnv fails the export.
+func (pl *plan) notebookEnv(spec supervisor.Spec) ([]any, error) {
+	var env []any
+	for _, k := range slices.Sorted(maps.Keys(spec.Env)) {
+		if key, ok := notebookSecretEnv[k]; ok {
+			env = append(env, secretEnv(k, SecretNotebook, key))
+			continue
+		}
+		if pl.isSecret(spec.Env[k]) {
+			return nil, fmt.Errorf("the notebook's %s holds a secret: map it to a key of Secret %s in export/kubernetes (notebookSecretEnv)", k, SecretNotebook)
+		}
+		env = append(env, plainEnv(k, spec.Env[k]))
+	}
+	return env, nil
+}
+
+// notebookFiles mounts the plan's files of the notebook: the sample from
+// its ConfigMap, the CA from ConfigMapCA (secrets.sh creates it).
+func (pl *plan) notebookFiles(spec supervisor.Spec) (mounts, volumes []any, sample []byte, err error) {
+	for _, f := range spec.Files {
+		switch f.Path {
+		case appliance.SampleNotebookPath:
+			sample = f.Content
+			mounts = append(mounts, obj(p("name", "sample"), p("mountPath", f.Path), p("subPath", path.Base(f.Path))))
+			volumes = append(volumes, obj(p("name", "sample"), p("configMap", obj(p("name", sampleConfigMap)))))
+		case appliance.NotebookCAPath:
+			mounts = append(mounts, obj(p("name", "trino-ca"), p("mountPath", f.Path), p("subPath", CAKey), p("readOnly", true)))
+			volumes = append(volumes, obj(p("name", "trino-ca"), p("configMap", obj(p("name", ConfigMapCA)))))
+		default:
+			return nil, nil, nil, fmt.Errorf("the notebook's file %s: the export does not know where it comes from on Kubernetes: add it to export/kubernetes", f.Path)
+		}
+	}
+	return mounts, volumes, sample, nil
+}
+
 func (pl *plan) notebookYAML() ([]byte, error) {
 	c := pl.cfg
-	upstreams, port, err := pl.upstreamAnnotation(appliance.ServiceNotebook)
+	if !c.Notebook.Enabled {
+		return nil, nil
+	}
+	upstreams, _, err := pl.upstreamAnnotation(appliance.ServiceNotebook)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := pl.spec(appliance.ServiceNotebook)
+	if err != nil {
+		return nil, err
+	}
+	env, err := pl.notebookEnv(spec)
+	if err != nil {
+		return nil, err
+	}
+	mounts, volumes, sample, err := pl.notebookFiles(spec)
 	if err != nil {
 		return nil, err
 	}
@@ -107,14 +165,8 @@ func (pl *plan) notebookYAML() ([]byte, error) {
 	}
 	container = append(container,
 		p("ports", list(obj(p("name", "http"), p("containerPort", jupyterPort), p("protocol", "TCP")))),
-		pc("env", "Trino is the sidecar's upstream on 127.0.0.1, the same port as on one host", list(
-			plainEnv("TRINO_HOST", "127.0.0.1"),
-			plainEnv("TRINO_PORT", port),
-			plainEnv("TRINO_USER", c.Notebook.User),
-			secretEnv("TRINO_PASSWORD", SecretNotebook, "TRINO_PASSWORD"),
-			secretEnv("JUPYTER_TOKEN", SecretNotebook, "JUPYTER_TOKEN"),
-		)),
-		p("volumeMounts", list(obj(p("name", "sample"), p("mountPath", appliance.SampleNotebookPath), p("subPath", sampleFile)))),
+		pc("env", "the single-host plan's: Trino is the sidecar's upstream on 127.0.0.1, the same port, verified against Trino's CA", list(env...)),
+		p("volumeMounts", list(mounts...)),
 	)
 	if len(c.Notebook.HealthCheck) > 0 {
 		container = append(container, pc("readinessProbe", "notebook.health_check", obj(
@@ -139,7 +191,7 @@ func (pl *plan) notebookYAML() ([]byte, error) {
 					pc("serviceAccountName", "Consul's ACLs give the pod the identity of its service account", appliance.ServiceNotebook),
 					pc("securityContext", "the Jupyter images' user jovyan (uid 1000, group 100)", obj(p("runAsUser", 1000), p("fsGroup", 100))),
 					p("containers", list(obj(container...))),
-					p("volumes", list(obj(p("name", "sample"), p("configMap", obj(p("name", sampleConfigMap)))))),
+					p("volumes", list(volumes...)),
 				)),
 			)),
 		)),
@@ -147,7 +199,7 @@ func (pl *plan) notebookYAML() ([]byte, error) {
 	cm := obj(
 		p("apiVersion", "v1"), p("kind", "ConfigMap"),
 		p("metadata", pl.meta(sampleConfigMap, nil)),
-		pc("data", "moat's sample notebook, as on one host", obj(p(sampleFile, string(moatembed.SampleNotebook)))),
+		pc("data", "moat's sample notebook, as on one host", obj(p(sampleFile, string(sample)))),
 	)
 	head := `notebook.yaml: the Jupyter notebook in the mesh, with moat's sample notebook.
   kubectl apply -n ` + pl.opts.namespace() + ` -f notebook.yaml

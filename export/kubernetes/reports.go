@@ -1,6 +1,7 @@
 package kubernetes
 
 import (
+	"fmt"
 	"path"
 	"path/filepath"
 
@@ -14,10 +15,19 @@ const (
 	reportConfigDir = "/moat"
 	reportsWebImage = "nginx:1.27-alpine"
 	reportsWeb      = "moat-reports-web"
-	// MoatImage is the image the CronJobs run (see the export README).
+	// MoatImage is the image the CronJobs run: Dockerfile of the export
+	// (the static moat binary FROM scratch); README.md says how to build
+	// and push it.
 	MoatImage = "moat:latest"
+	// reportUID is the image's user (Dockerfile).
+	reportUID = 65532
+	// The CA and the orchestrator's password inside a report pod.
+	reportCAPath       = "/etc/moat/ca.pem"
+	reportPasswordPath = "/etc/moat/trino-password"
+	reportPasswordKey  = "trino-password"
 	// dataplaneShutdown asks consul-dataplane to stop once the report is
-	// done, so that the Job completes (consul-k8s sidecar lifecycle port).
+	// done, so that the Job completes (consul-k8s proxy lifecycle: port
+	// 20600, /graceful_shutdown); moat POSTs it (--sidecar-shutdown).
 	dataplaneShutdown = "http://127.0.0.1:20600/graceful_shutdown"
 	suspendedSchedule = "0 0 1 1 *"
 )
@@ -33,7 +43,7 @@ func (pl *plan) reportDataDir() string {
 }
 
 func (pl *plan) reportsYAML() ([]byte, error) {
-	upstreams, _, err := pl.upstreamAnnotation(appliance.OrchestratorUser)
+	upstreams, port, err := pl.upstreamAnnotation(appliance.OrchestratorUser)
 	if err != nil {
 		return nil, err
 	}
@@ -49,8 +59,11 @@ func (pl *plan) reportsYAML() ([]byte, error) {
 		if schedule == "" {
 			schedule, suspend = suspendedSchedule, true
 		}
-		script := `moat report run "$0" --config ` + reportConfigDir + `/moat.toml; rc=$?; wget -q -O- --post-data= ` + dataplaneShutdown + `; exit $rc`
 		labels := obj(p("app.kubernetes.io/name", appliance.OrchestratorUser), p("moat.dev/report", d.Name))
+		args := []string{"report", "run", d.Name, "--config", reportConfigDir + "/moat.toml",
+			"--trino-url", "https://127.0.0.1:" + port, "--trino-ca", reportCAPath,
+			"--trino-user", appliance.OrchestratorUser, "--trino-password-file", reportPasswordPath,
+			"--sidecar-shutdown", dataplaneShutdown}
 		pod := obj(
 			p("metadata", obj(
 				p("labels", labels),
@@ -60,23 +73,30 @@ func (pl *plan) reportsYAML() ([]byte, error) {
 			p("spec", obj(
 				p("serviceAccountName", appliance.OrchestratorUser),
 				p("restartPolicy", "Never"),
+				pc("securityContext", "the image's user (see Dockerfile); the volumes are writable by its group", obj(
+					p("runAsNonRoot", true), p("runAsUser", reportUID), p("runAsGroup", reportUID), p("fsGroup", reportUID))),
 				p("containers", list(obj(
 					p("name", "report"),
 					p("image", MoatImage),
-					pc("command", "the sidecar is told to stop when the report is done, or the Job would never complete",
-						[]string{"sh", "-c", script, d.Name}),
+					pc("args", "moat report run in its in-pod mode: Trino through the sidecar's upstream, TLS verified against the CA, "+
+						"no Docker and no Consul; the sidecar is told to stop when the run is over, or the Job would never complete", args),
+					p("securityContext", obj(p("readOnlyRootFilesystem", true), p("allowPrivilegeEscalation", false))),
 					p("volumeMounts", list(
 						obj(p("name", "config"), p("mountPath", reportConfigDir+"/moat.toml"), p("subPath", "moat.toml"), p("readOnly", true)),
-						obj(p("name", "secrets"), p("mountPath", path.Join(data, appliance.SecretsFile)), p("subPath", appliance.SecretsFile), p("readOnly", true)),
+						obj(p("name", "trino-ca"), p("mountPath", reportCAPath), p("subPath", CAKey), p("readOnly", true)),
+						obj(p("name", "password"), p("mountPath", reportPasswordPath), p("subPath", reportPasswordKey), p("readOnly", true)),
 						obj(p("name", "state"), p("mountPath", data)),
 						obj(p("name", "sites"), p("mountPath", sitesDir)),
+						obj(p("name", "tmp"), p("mountPath", "/tmp")),
 					)),
 				))),
 				p("volumes", list(
 					obj(p("name", "config"), p("configMap", obj(p("name", ConfigMapMoat)))),
-					obj(p("name", "secrets"), p("secret", obj(p("secretName", SecretReports), p("defaultMode", 0o400)))),
+					obj(p("name", "trino-ca"), p("configMap", obj(p("name", ConfigMapCA)))),
+					obj(p("name", "password"), p("secret", obj(p("secretName", SecretReports), p("defaultMode", 0o440)))),
 					obj(p("name", "state"), p("emptyDir", obj())),
 					obj(p("name", "sites"), p("persistentVolumeClaim", obj(p("claimName", ReportsPVC)))),
+					obj(p("name", "tmp"), p("emptyDir", obj())),
 				)),
 			)),
 		)
@@ -101,7 +121,7 @@ func (pl *plan) reportsYAML() ([]byte, error) {
 	}
 	docs = append(docs, pl.reportsWeb()...)
 	head := `reports.yaml: the scheduled reports as CronJobs running ` + "`moat report run NAME`" + ` (image ` + MoatImage + `,
-see README.md), their sites on a PersistentVolumeClaim, and a static file server for them.
+built from Dockerfile, see README.md), their sites on a PersistentVolumeClaim, and a static file server for them.
   kubectl create configmap ` + ConfigMapMoat + ` -n ` + pl.opts.namespace() + ` --from-file=moat.toml=PATH/TO/moat.toml
   kubectl apply -n ` + pl.opts.namespace() + ` -f reports.yaml`
 	return render(head, docs...)
@@ -147,4 +167,21 @@ func (pl *plan) reportsWeb() []*yaml.Node {
 		deploy,
 		pl.onlyMeshIngress(reportsWeb, false),
 	}
+}
+
+// dockerfile is the report image: the static moat binary alone, run as
+// reportUID. FROM scratch: moat needs no shell, no CA bundle (it trusts
+// the CA file it is given) and no libc (CGO_ENABLED=0).
+func (pl *plan) dockerfile() ([]byte, error) {
+	return []byte(fmt.Sprintf(`# Dockerfile: the image of the report CronJobs (reports.yaml): the static moat binary, nothing else.
+# Written by moat export kubernetes. Build it from a folder holding this file and a static moat:
+#   mkdir -p /tmp/moat-image && cp Dockerfile /tmp/moat-image/
+#   cp "$(command -v moat)" /tmp/moat-image/moat     # or, in moat's source: CGO_ENABLED=0 go build -o /tmp/moat-image/moat .
+#   docker build -t REGISTRY/moat:VERSION /tmp/moat-image && docker push REGISTRY/moat:VERSION
+# then set that image in reports.yaml (it says %s).
+FROM scratch
+COPY moat /usr/local/bin/moat
+USER %d:%d
+ENTRYPOINT ["/usr/local/bin/moat"]
+`, MoatImage, reportUID, reportUID)), nil
 }

@@ -2,10 +2,12 @@ package kubernetes
 
 import (
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 
 	"moat/appliance"
+	"moat/trino"
 )
 
 // userSecretPrefix names a [[user]]'s generated password in moat's secrets
@@ -13,8 +15,15 @@ import (
 // exported (appliance.UserSecret) so that this copy can go.
 const userSecretPrefix = "user_"
 
-// SecretTLS holds Trino's keystore and CA when the plan names them.
-const SecretTLS = "moat-trino-tls"
+// Trino's TLS material on Kubernetes: the Secret SecretTLS holds the
+// keystore and the CA (the files the plan's properties name in tlsDir),
+// the ConfigMap ConfigMapCA the CA certificate alone, for clients (the
+// notebook, the report Jobs). secrets.sh makes both.
+const (
+	SecretTLS   = "moat-trino-tls"
+	ConfigMapCA = "moat-trino-ca"
+	CAKey       = "ca.pem"
+)
 
 // secretValue is one value secrets.sh puts into a Secret: from the
 // environment variable Env, else `moat secrets show Name` on the old host.
@@ -156,19 +165,61 @@ else
 	w("apply %s --from-file=JUPYTER_TOKEN=\"$tmp/JUPYTER_TOKEN\" --from-file=TRINO_PASSWORD=\"$tmp/TRINO_PASSWORD\"\n", SecretNotebook)
 
 	orch := pl.userSecret(appliance.OrchestratorUser)
-	w("\n# %s: the secrets file of the report Jobs: the orchestrator's Trino password only.\n", SecretReports)
-	w("printf '%s = \"%%s\"\\n' \"$(value %s %s)\" >\"$tmp/%s\"\n", appliance.SecretOrchestrator, orch.Env, shellQuote(orch.Name), appliance.SecretsFile)
-	w("apply %s --from-file=%s=\"$tmp/%s\"\n", SecretReports, appliance.SecretsFile, appliance.SecretsFile)
+	w("\n# %s: the report Jobs' Trino password (user %s) only.\n", SecretReports, appliance.OrchestratorUser)
+	w("value %s %s >\"$tmp/%s\"\n", orch.Env, shellQuote(orch.Name), reportPasswordKey)
+	w("apply %s --from-file=%s=\"$tmp/%s\"\n", SecretReports, reportPasswordKey, reportPasswordKey)
 
 	if pl.usesTLSFiles() {
-		w(`
-# %s: Trino's keystore and CA. moat's CA signs them on one host for fixed node IPs, which
-# pods do not have: issue them in the cluster (e.g. cert-manager) and create this Secret with
-# keys keystore.pem and ca.pem. This script does not make them.
-if ! kubectl get secret %s -n "$NS" >/dev/null 2>&1; then
-	echo "secrets.sh: create secret %s (keystore.pem, ca.pem) before installing Trino: see README.md" >&2
-fi
-`, SecretTLS, SecretTLS, SecretTLS)
+		pl.tlsScript(w)
 	}
 	return []byte(b.String()), nil
+}
+
+// tlsNames are the names Trino's certificate carries on Kubernetes in
+// namespace ns: loopback (the sidecar's hop to Trino, the image's
+// health-check) and the coordinator's Service, where workers announce
+// (discovery.uri).
+func tlsNames(ns string) (dns []string, ips []string) {
+	svc := appliance.ServiceCoordinator
+	return []string{"localhost", svc, svc + "." + ns, svc + "." + ns + ".svc", svc + "." + ns + ".svc.cluster.local"}, []string{"127.0.0.1"}
+}
+
+// tlsScript writes the part of secrets.sh that makes Trino's keystore and
+// CA: a CA of the cluster's own (its key never leaves the temporary
+// folder), one certificate for tlsNames, the Secret SecretTLS (keystore
+// and CA, the files the plan's properties name) and the ConfigMap
+// ConfigMapCA (the CA alone, for clients).
+func (pl *plan) tlsScript(w func(string, ...any)) {
+	dns, ips := tlsNames("$NS")
+	var san []string
+	for _, d := range dns {
+		san = append(san, "DNS:"+d)
+	}
+	for _, ip := range ips {
+		san = append(san, "IP:"+ip)
+	}
+	ks, ca := path.Base(trino.KeystorePath), path.Base(trino.TruststorePath)
+	w(`
+# %[1]s and %[2]s: Trino's keystore and CA, made with openssl. A CA of this cluster's own
+# signs one certificate for loopback and the coordinator's Service; the CA's key stays in the
+# temporary folder and is gone when this script ends. Kept when the Secret exists: RENEW_TLS=1
+# makes new ones (then restart Trino and the notebook; the report Jobs read the CA at each run).
+if [ "${RENEW_TLS:-}" = 1 ] || ! kubectl get secret %[1]s -n "$NS" >/dev/null 2>&1; then
+	san="%[3]s"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+		-subj "/CN=moat Trino CA ($NS)" -keyout "$tmp/ca.key" -out "$tmp/%[5]s" \
+		-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=%[6]s" \
+		-keyout "$tmp/tls.key" -out "$tmp/tls.csr" 2>/dev/null
+	printf 'subjectAltName=%%s\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=critical,digitalSignature\nbasicConstraints=critical,CA:FALSE\n' "$san" >"$tmp/tls.ext"
+	openssl x509 -req -in "$tmp/tls.csr" -CA "$tmp/%[5]s" -CAkey "$tmp/ca.key" -CAcreateserial -days 397 \
+		-extfile "$tmp/tls.ext" -out "$tmp/tls.crt" 2>/dev/null
+	openssl pkcs8 -topk8 -nocrypt -in "$tmp/tls.key" -out "$tmp/tls.p8"
+	# key, certificate, CA: a PEM keystore as Trino reads it
+	cat "$tmp/tls.p8" "$tmp/tls.crt" "$tmp/%[5]s" >"$tmp/%[4]s"
+	apply %[1]s --from-file=%[4]s="$tmp/%[4]s" --from-file=%[5]s="$tmp/%[5]s"
+	kubectl create configmap %[2]s -n "$NS" --from-file=%[7]s="$tmp/%[5]s" --dry-run=client -o yaml | kubectl apply -n "$NS" -f - >/dev/null
+	echo "configmap %[2]s: applied"
+fi
+`, SecretTLS, ConfigMapCA, strings.Join(san, ","), ks, ca, appliance.ServiceCoordinator, CAKey)
 }

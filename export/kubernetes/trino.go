@@ -42,10 +42,16 @@ func ParseProperties(data []byte) Properties {
 // fails the export, so that a new one cannot be dropped silently.
 var (
 	// chartRendered: the chart writes them from the values set in trinoValues.
+	// http-server.authentication.type goes to the coordinator only: chart
+	// 1.42.2 authenticates clients there, and workers accept nothing but
+	// internal requests signed with the shared secret (and the preStop
+	// drain, see workerLifecycle). The chart's server.config.https is not
+	// used: it writes its three properties on the coordinator only, and a
+	// worker without them would open no port at all.
 	chartRendered = []string{
 		"coordinator", "node-scheduler.include-coordinator", "http-server.http.port",
 		"query.max-memory", "query.max-memory-per-node", "memory.heap-headroom-per-node",
-		"http-server.authentication.type", "shutdown.grace-period",
+		"http-server.authentication.type",
 	}
 	// hostSpecific: on one host they name fixed IPs; on Kubernetes
 	// discovery.uri is rewritten (see discoveryURI) and the rest come from
@@ -219,7 +225,9 @@ func (pl *plan) trinoValues() ([]byte, error) {
 	coordExtra := append([]string{"discovery.uri=" + K8sDiscoveryURI(true, httpsPort)}, onlyC...)
 	workerExtra := append([]string{"discovery.uri=" + K8sDiscoveryURI(false, httpsPort)}, onlyW...)
 	// The chart always writes an HTTP port; with http-server.http.enabled
-	// = false (the plan's HTTPS only) Trino opens none.
+	// = false (the plan's HTTPS only) Trino opens none. Trino images whose
+	// airlift binds http-server.http.port only with HTTP on (airlift 437,
+	// July 2026) refuse it as unused: see the export README.
 	httpPort := chartHTTPPort
 	if v, ok := cp["http-server.http.port"]; ok {
 		if httpPort, err = strconv.Atoi(v); err != nil {
@@ -248,10 +256,14 @@ func (pl *plan) trinoValues() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	httpsPortN, _ := strconv.Atoi(httpsPort)
+	httpsPortN, err := strconv.Atoi(httpsPort)
+	if err != nil || cp["http-server.https.enabled"] != "true" {
+		return nil, fmt.Errorf("config.properties: http-server.https.port = %q, http-server.https.enabled = %q: the export needs the plan's HTTPS", httpsPort, cp["http-server.https.enabled"])
+	}
 	coordRole.Content = append(coordRole.Content, obj(
-		pc("additionalExposedPorts", "Trino's internal HTTPS (workers announce to the coordinator here)", obj(
+		pc("additionalExposedPorts", "Trino's HTTPS, the only port it opens: the sidecar forwards to it, workers announce to it", obj(
 			p("https", obj(p("servicePort", httpsPortN), p("name", "https"), p("port", httpsPortN), p("protocol", "TCP"))))),
+		livenessKV(),
 		pc("annotations", "the coordinator is the mesh service trino-coordinator: connect injection adds its sidecar; "+
 			"no transparent proxy, so workers still reach Trino directly (proxies between Trino nodes are unsupported)",
 			obj(
@@ -261,14 +273,21 @@ func (pl *plan) trinoValues() ([]byte, error) {
 				p("consul.hashicorp.com/transparent-proxy", "false"),
 			)),
 	).Content...)
-	// A worker drains for up to about twice shutdown.grace-period (the
-	// chart requires at least two); moat's single-host stop grace is the
-	// same 3x + 10s.
+	// A worker drains for up to about twice shutdown.grace-period; moat's
+	// single-host stop grace is the same 3x + 10s.
 	termination := int((3*grace + 10*time.Second) / time.Second)
 	workerRole.Content = append(workerRole.Content, obj(
-		pc("gracefulShutdown", "shutdown.grace-period of the plan; the chart writes it on every node", obj(
-			p("enabled", true), p("gracePeriodSeconds", int(grace/time.Second)))),
+		pc("additionalExposedPorts", "Trino's HTTPS, the only port it opens: the coordinator and the other workers call it", obj(
+			p("https", obj(p("servicePort", httpsPortN), p("name", "https"), p("port", httpsPortN), p("protocol", "TCP"))))),
+		pc("gracefulShutdown", "off: the chart's drain is a plain-HTTP curl to port http, which HTTPS-only Trino does not open; "+
+			"lifecycle below drains over HTTPS (shutdown.grace-period is in additionalConfigProperties)", obj(p("enabled", false))),
+		pc("lifecycle", "the drain before a worker stops: PUT /v1/info/state SHUTTING_DOWN over HTTPS, verified against the CA, then wait for Trino to exit",
+			workerLifecycle(httpsPort)),
+		pc("additionalConfigFiles", "who may drain a worker (rules.json's system_information; workers check no password, see README.md)", obj(
+			p("access-control.properties", "access-control.name=file\nsecurity.config-file="+path.Join(trino.ConfigDir, drainRules)+"\n"),
+			p(drainRules, drainRulesJSON))),
 		p("terminationGracePeriodSeconds", termination),
+		livenessKV(),
 		pc("annotations", "workers stay out of the mesh, as on one host: coordinator<->worker traffic is direct, "+
 			"authenticated by the shared secret and encrypted (internal HTTPS), and fenced by the NetworkPolicy",
 			obj(p("consul.hashicorp.com/connect-inject", "false"))),
@@ -297,7 +316,7 @@ func (pl *plan) trinoValues() ([]byte, error) {
 			p("node", obj(p("environment", np["node.environment"]), p("dataDir", np["node.data-dir"]))),
 			p("log", obj(p("trino", obj(p("level", strings.TrimPrefix(strings.TrimSpace(string(pl.coord["log.properties"])), "io.trino=")))))),
 			p("config", obj(
-				p("authenticationType", cp["http-server.authentication.type"]),
+				pc("authenticationType", "on the coordinator only, as the chart does", cp["http-server.authentication.type"]),
 				pc("query", "query.max-memory: cluster-wide, per query", obj(p("maxMemory", cp["query.max-memory"]))),
 			)),
 			pc("coordinatorExtraConfig", "written after the chart's own lines: this discovery.uri replaces the chart's http one", strings.Join(coordExtra, "\n")+"\n"),
@@ -318,7 +337,9 @@ func (pl *plan) trinoValues() ([]byte, error) {
 			list(obj(p("secretRef", obj(p("name", SecretTrinoEnv)))))),
 		pc("serviceAccount", "Consul's ACLs tie a mesh identity to the pod's service account name", obj(
 			p("create", true), p("name", appliance.ServiceCoordinator))),
-		pc("service", "Trino's HTTP port; clients reach it only through the coordinator's sidecar", obj(p("port", httpPort))),
+		pc("service", "the chart always names a port http (container and Service) and writes http-server.http.port from this; "+
+			"with the plan's http-server.http.enabled=false Trino opens nothing there. Clients reach the https port, through the coordinator's sidecar only",
+			obj(p("port", httpPort))),
 		pc("networkPolicy", "Trino pods accept only each other, plus the sidecar's mTLS listener: the private trino network of one host", obj(
 			p("enabled", true),
 			p("ingress", list(obj(p("ports", list(obj(p("protocol", "TCP"), p("port", EnvoyInboundPort))))))),
@@ -371,3 +392,38 @@ func secretMountsKV(tls bool) kv {
 // chartHTTPPort is the chart's service.port default, kept when the plan
 // opens no HTTP port.
 const chartHTTPPort = 8080
+
+// Chart 1.42.2's liveness probe is an httpGet of /v1/info on the port
+// named http, plain HTTP, with no scheme or port setting; the plan opens
+// no plaintext port, so that probe can only fail, and the kubelet would
+// restart Trino every minute. Its timings are values: the export makes it
+// fire once an hour and fail only after livenessNeverFails failures (Helm
+// prints numbers from values as floats: six digits stay integers). The
+// chart's readiness and startup probes run the image's health-check,
+// which reads http-server.http.enabled=false and asks the HTTPS port, so
+// they tell the truth; a JVM that dies exits (ExitOnOutOfMemoryError) and
+// is restarted anyway.
+const (
+	livenessPeriod     = 3600
+	livenessNeverFails = 999999
+)
+
+func livenessKV() kv {
+	return pc("livenessProbe", "defused: the chart's liveness probe is plain HTTP on port http, which HTTPS-only Trino does not open "+
+		"(readiness and startup use health-check, over HTTPS)", obj(
+		p("periodSeconds", livenessPeriod), p("failureThreshold", livenessNeverFails)))
+}
+
+// The drain of a worker: as the chart's gracefulShutdown, over HTTPS.
+const (
+	drainRules     = "drain-rules.json"
+	drainRulesJSON = `{"system_information": [{"user": "` + drainUser + `", "allow": ["write"]}]}` + "\n"
+	drainUser      = "moat-drain"
+)
+
+func workerLifecycle(httpsPort string) *yaml.Node {
+	script := "curl -sS --fail --cacert " + trino.TruststorePath + " -X PUT -d '\"SHUTTING_DOWN\"' " +
+		"-H 'Content-type: application/json' -H 'X-Trino-User: " + drainUser + "' https://localhost:" + httpsPort + "/v1/info/state\n" +
+		"# Trino exits once it has drained\ntail --pid=1 -f /dev/null"
+	return obj(p("preStop", obj(p("exec", obj(p("command", []string{"/bin/sh", "-c", script}))))))
+}

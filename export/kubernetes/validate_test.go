@@ -2,6 +2,7 @@ package kubernetes
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 	appsv1 "k8s.io/api/apps/v1"
@@ -120,6 +120,16 @@ func TestManifestsStrict(t *testing.T) {
 					continue
 				}
 				if err := sigsyaml.UnmarshalStrict(doc, obj); err != nil {
+					t.Errorf("%s: %v", where, err)
+				}
+				var errs []error
+				switch o := obj.(type) {
+				case *appsv1.Deployment:
+					errs = checkPodSpec(o.Spec.Template.Spec)
+				case *batchv1.CronJob:
+					errs = checkPodSpec(o.Spec.JobTemplate.Spec.Template.Spec)
+				}
+				for _, err := range errs {
 					t.Errorf("%s: %v", where, err)
 				}
 			}
@@ -329,6 +339,11 @@ type trinoValuesT struct {
 			DataDir     string `yaml:"dataDir"`
 		}
 		Config struct {
+			HTTPS struct {
+				Enabled  bool
+				Port     int
+				Keystore struct{ Path string }
+			} `yaml:"https"`
 			AuthenticationType string `yaml:"authenticationType"`
 			Query              struct {
 				MaxMemory string `yaml:"maxMemory"`
@@ -366,16 +381,25 @@ type roleT struct {
 	Resources struct {
 		Limits struct{ Memory string }
 	}
+	LivenessProbe struct {
+		PeriodSeconds    int `yaml:"periodSeconds"`
+		FailureThreshold int `yaml:"failureThreshold"`
+	} `yaml:"livenessProbe"`
+	Lifecycle struct {
+		PreStop struct {
+			Exec struct{ Command []string }
+		} `yaml:"preStop"`
+	}
 	GracefulShutdown struct {
 		Enabled            bool
 		GracePeriodSeconds int `yaml:"gracePeriodSeconds"`
 	} `yaml:"gracefulShutdown"`
 }
 
-// chartConfig is config.properties as chart 1.42.2 renders it from the
-// values (configmap-coordinator.yaml / configmap-worker.yaml), a later
-// line winning as in a .properties file.
-func chartConfig(v trinoValuesT, coordinator bool) Properties {
+// chartConfigLines is config.properties as chart 1.42.2 renders it from
+// the values (configmap-coordinator.yaml / configmap-worker.yaml), line by
+// line in the chart's order.
+func chartConfigLines(v trinoValuesT, coordinator bool) []string {
 	r := v.Worker
 	if coordinator {
 		r = v.Coordinator
@@ -389,11 +413,18 @@ func chartConfig(v trinoValuesT, coordinator bool) Properties {
 	if r.Config.Memory.HeapHeadroomPerNode != "" {
 		lines = append(lines, "memory.heap-headroom-per-node="+r.Config.Memory.HeapHeadroomPerNode)
 	}
-	lines = append(lines, "discovery.uri=http://chart-default")
-	if v.Server.Config.AuthenticationType != "" {
+	if coordinator {
+		lines = append(lines, "discovery.uri=http://localhost:"+strconv.Itoa(v.Service.Port))
+	} else {
+		lines = append(lines, "discovery.uri=http://trino-coordinator:"+strconv.Itoa(v.Service.Port))
+	}
+	if coordinator && v.Server.Config.AuthenticationType != "" {
 		lines = append(lines, "http-server.authentication.type="+v.Server.Config.AuthenticationType)
 	}
 	lines = append(lines, v.AdditionalConfigProperties...)
+	if h := v.Server.Config.HTTPS; coordinator && h.Enabled {
+		lines = append(lines, "http-server.https.enabled=true", "http-server.https.port="+strconv.Itoa(h.Port), "http-server.https.keystore.path="+h.Keystore.Path)
+	}
 	if v.Worker.GracefulShutdown.Enabled {
 		lines = append(lines, fmt.Sprintf("shutdown.grace-period=%ds", v.Worker.GracefulShutdown.GracePeriodSeconds))
 	}
@@ -401,7 +432,47 @@ func chartConfig(v trinoValuesT, coordinator bool) Properties {
 	if coordinator {
 		extra = v.Server.CoordinatorExtraConfig
 	}
-	return ParseProperties([]byte(strings.Join(lines, "\n") + "\n" + extra))
+	return append(lines, strings.Split(strings.TrimRight(extra, "\n"), "\n")...)
+}
+
+// chartConfig is chartConfigLines as Trino reads them (airlift loads a
+// java.util.Properties: a later line wins).
+func chartConfig(v trinoValuesT, coordinator bool) Properties {
+	return ParseProperties([]byte(strings.Join(chartConfigLines(v, coordinator), "\n") + "\n"))
+}
+
+// healthCheck is the image's /usr/lib/trino/bin/health-check (the chart's
+// readiness and startup probe) reading config.properties: it greps
+// "^key=" and uses what it finds, so a key written twice breaks its URL.
+func healthCheck(lines []string) (string, error) {
+	get := func(key, def string) (string, error) {
+		var found []string
+		for _, l := range lines {
+			if strings.HasPrefix(l, key+"=") {
+				found = append(found, strings.SplitN(l, "=", 2)[1])
+			}
+		}
+		switch len(found) {
+		case 0:
+			return def, nil
+		case 1:
+			return found[0], nil
+		}
+		return "", fmt.Errorf("%s is written %d times: health-check's URL would hold every value", key, len(found))
+	}
+	enabled, err := get("http-server.http.enabled", "true")
+	if err != nil {
+		return "", err
+	}
+	scheme, key, def := "http", "http-server.http.port", "8080"
+	if enabled == "false" {
+		scheme, key, def = "https", "http-server.https.port", "8443"
+	}
+	port, err := get(key, def)
+	if err != nil {
+		return "", err
+	}
+	return scheme + "://localhost:" + port + "/v1/info", nil
 }
 
 // TestExportAgreesWithPlan: what the chart renders from trino-values.yaml
@@ -427,11 +498,17 @@ func TestExportAgreesWithPlan(t *testing.T) {
 				}
 				want := ParseProperties(planned["config.properties"])
 				got := chartConfig(v, coord)
+				checkProbes(t, v, coord, chartConfigLines(v, coord), want)
 				if !strings.HasPrefix(got["discovery.uri"], "https://") || !strings.HasSuffix(got["discovery.uri"], ":"+want["http-server.https.port"]) {
 					t.Errorf("%s: discovery.uri = %s, want the HTTPS port of the plan", n.ID, got["discovery.uri"])
 				}
 				delete(want, "discovery.uri")
 				delete(got, "discovery.uri")
+				if !coord {
+					// The chart authenticates clients on the coordinator only;
+					// workers take internal requests (shared secret) alone.
+					delete(want, "http-server.authentication.type")
+				}
 				if _, ok := want["http-server.http.port"]; !ok {
 					delete(got, "http-server.http.port") // the chart always writes one; with HTTP off Trino opens none
 				}
@@ -467,9 +544,6 @@ func TestExportAgreesWithPlan(t *testing.T) {
 			}
 			if v.Server.Workers != len(cl.Workers) {
 				t.Errorf("workers %d, plan %d", v.Server.Workers, len(cl.Workers))
-			}
-			if v.Worker.GracefulShutdown.GracePeriodSeconds != int(cfg.Trino.ShutdownGrace.D()/time.Second) {
-				t.Errorf("grace period %d, config %s", v.Worker.GracefulShutdown.GracePeriodSeconds, cfg.Trino.ShutdownGrace.D())
 			}
 			checkIntentions(t, cfg, files[FileIntentions])
 		})
@@ -553,5 +627,142 @@ func TestBadInput(t *testing.T) {
 	}
 	if _, err := Export(loadConfig(t, "default"), Options{Runtime: "docker"}); err != nil {
 		t.Errorf("the default config with the Docker runtime: %v", err)
+	}
+}
+
+// checkProbes: the chart's probes of a node rendered from v work with
+// the plan's Trino. Readiness and startup run health-check, which must
+// reach the plan's HTTPS port on localhost (a name the plan's certificate
+// carries, though health-check does not verify it); only discovery.uri,
+// which the chart always writes first, may be written twice. The liveness
+// probe is plain HTTP on port http, where HTTPS-only Trino listens on
+// nothing: it must never fail the pod.
+func checkProbes(t *testing.T, v trinoValuesT, coord bool, lines []string, plan Properties) {
+	t.Helper()
+	seen := map[string]int{}
+	for _, l := range lines {
+		k, _, _ := strings.Cut(l, "=")
+		if seen[k]++; seen[k] == 2 && k != "discovery.uri" {
+			t.Errorf("coordinator=%v: config.properties writes %s twice", coord, k)
+		}
+	}
+	url, err := healthCheck(lines)
+	if want := "https://localhost:" + plan["http-server.https.port"] + "/v1/info"; err != nil || url != want {
+		t.Errorf("coordinator=%v: health-check asks %s (%v), want %s", coord, url, err, want)
+	}
+	if dns, _ := trino.NodeCertNames(trino.Cluster{}, trino.Node{}); !slices.Contains(dns, "localhost") {
+		t.Errorf("the plan's certificates do not name localhost: %v", dns)
+	}
+	r := v.Worker
+	if coord {
+		r = v.Coordinator
+	}
+	if plan["http-server.http.enabled"] == "false" {
+		if r.LivenessProbe.FailureThreshold < 100000 || r.LivenessProbe.PeriodSeconds < 3600 {
+			t.Errorf("coordinator=%v: liveness probe %+v: it is plain HTTP on a port Trino does not open and would restart the pod", coord, r.LivenessProbe)
+		}
+		// Helm prints numbers from values with %v of a float64: an integer
+		// of more than six digits would come out as 1e+06.
+		for _, n := range []int{r.LivenessProbe.FailureThreshold, r.LivenessProbe.PeriodSeconds} {
+			if s := fmt.Sprint(float64(n)); strings.ContainsAny(s, "e.") {
+				t.Errorf("liveness probe value %d renders as %s", n, s)
+			}
+		}
+	}
+	// The chart's own drain is a plain-HTTP curl to port http: it must be
+	// off, and the export's own over HTTPS.
+	if v.Worker.GracefulShutdown.Enabled {
+		t.Errorf("worker.gracefulShutdown is on: its preStop PUTs to http://localhost:%d, where Trino listens on nothing", v.Service.Port)
+	}
+	if !coord {
+		cmd := strings.Join(v.Worker.Lifecycle.PreStop.Exec.Command, " ")
+		if want := "https://localhost:" + plan["http-server.https.port"] + "/v1/info/state"; !strings.Contains(cmd, want) || !strings.Contains(cmd, "--cacert "+trino.TruststorePath) {
+			t.Errorf("worker preStop %q does not drain over verified HTTPS at %s", cmd, want)
+		}
+	}
+}
+
+// checkPodSpec reports what the API server would refuse and the types
+// do not: every volume has a name and exactly one source, names are
+// unique, and every mount names one of them.
+func checkPodSpec(spec corev1.PodSpec) []error {
+	var errs []error
+	vols := map[string]bool{}
+	for i, v := range spec.Volumes {
+		src, _ := json.Marshal(v.VolumeSource)
+		var fields map[string]any
+		json.Unmarshal(src, &fields)
+		if v.Name == "" || len(fields) != 1 || vols[v.Name] {
+			errs = append(errs, fmt.Errorf("volume %d (%q) has %d sources, or no or a repeated name", i, v.Name, len(fields)))
+		}
+		vols[v.Name] = true
+	}
+	for _, c := range append(spec.InitContainers, spec.Containers...) {
+		if c.Name == "" || c.Image == "" {
+			errs = append(errs, errors.New("a container without name or image"))
+		}
+		for _, m := range c.VolumeMounts {
+			if !vols[m.Name] {
+				errs = append(errs, fmt.Errorf("container %s mounts %q, which is no volume of the pod", c.Name, m.Name))
+			}
+		}
+	}
+	return errs
+}
+
+// TestCheckPodSpecFails: checkPodSpec rejects a nameless volume and a
+// mount of a missing one.
+func TestCheckPodSpecFails(t *testing.T) {
+	var spec corev1.PodSpec
+	spec.Volumes = []corev1.Volume{{}}
+	spec.Containers = []corev1.Container{{Name: "c", Image: "i", VolumeMounts: []corev1.VolumeMount{{Name: "gone"}}}}
+	if errs := checkPodSpec(spec); len(errs) != 2 {
+		t.Errorf("checkPodSpec of a nameless volume and a dangling mount: %v", errs)
+	}
+}
+
+// TestClientsUseTheirUpstream: the notebook's TRINO_URL and each report
+// Job's --trino-url name the local port of the pod's own upstream to the
+// coordinator, as its connect-inject annotation declares it.
+func TestClientsUseTheirUpstream(t *testing.T) {
+	for _, name := range configs {
+		files := exportOf(t, name)
+		for _, fn := range []string{FileNotebook, FileReports} {
+			for _, doc := range docs(t, files[fn]) {
+				var head struct{ Kind string }
+				sigsyaml.Unmarshal(doc, &head)
+				var tmpl corev1.PodTemplateSpec
+				switch head.Kind {
+				case "Deployment":
+					var d appsv1.Deployment
+					sigsyaml.Unmarshal(doc, &d)
+					tmpl = d.Spec.Template
+				case "CronJob":
+					var cj batchv1.CronJob
+					sigsyaml.Unmarshal(doc, &cj)
+					tmpl = cj.Spec.JobTemplate.Spec.Template
+				default:
+					continue
+				}
+				ups, ok := tmpl.Annotations[annUpstreams]
+				if !ok {
+					continue // the reports' file server: not in the mesh
+				}
+				want := "https://127.0.0.1:" + strings.TrimPrefix(ups, appliance.ServiceCoordinator+":")
+				c := tmpl.Spec.Containers[0]
+				var got string
+				for _, e := range c.Env {
+					if e.Name == "TRINO_URL" {
+						got = e.Value
+					}
+				}
+				if i := slices.Index(c.Args, "--trino-url"); i >= 0 {
+					got = c.Args[i+1]
+				}
+				if got != want {
+					t.Errorf("%s/%s %s: Trino at %q, its upstream %q", name, fn, c.Name, got, ups)
+				}
+			}
+		}
 	}
 }

@@ -8,6 +8,11 @@
 // created. It never adopts or removes an object without that label, and never
 // sets a Docker restart policy: the supervisor decides restarts.
 //
+// For `moat verify`, SelfImage, RunIn and StartCapture run moat's own static
+// binary in throwaway containers labelled dev.moat.probe: in an
+// application's network namespace (RunIn), or in the host's with
+// CAP_NET_RAW to record the project's bridges (StartCapture, Bridges).
+//
 // Importers: the wiring in main (through appliance) and the supervisor's
 // integration tests. Nothing else should know it is Docker underneath.
 package docker

@@ -14,9 +14,14 @@ import (
 	"moat/supervisor"
 )
 
-// Events streams the project's container events from the engine's event
-// stream (no polling). It ends when ctx does (both channels close, no
-// error), or when the stream breaks (the error, then both close).
+// Events streams the project's container events, and the disconnects of
+// its containers from its networks, from the engine's event stream (no
+// polling). It ends when ctx does (both channels close, no error), or when
+// either stream breaks (the error, then both close).
+//
+// Network events carry no labels, only the network's name and the
+// container's ID: a second subscription takes every disconnect and keeps
+// those from the project's networks (<project>_<name>).
 func (r *Runtime) Events(ctx context.Context, project string) (<-chan supervisor.Event, <-chan error) {
 	f := filters.NewArgs(
 		filters.Arg("type", string(events.ContainerEventType)),
@@ -25,34 +30,64 @@ func (r *Runtime) Events(ctx context.Context, project string) (<-chan supervisor
 	for _, a := range []events.Action{events.ActionStart, events.ActionDie, events.ActionHealthStatus, events.ActionOOM, events.ActionDestroy} {
 		f.Add("event", string(a))
 	}
+	nf := filters.NewArgs(
+		filters.Arg("type", string(events.NetworkEventType)),
+		filters.Arg("event", string(events.ActionDisconnect)),
+	)
+	ctx, cancel := context.WithCancel(ctx)
 	msgs, errs := r.cli.Events(ctx, events.ListOptions{Filters: f})
+	netMsgs, netErrs := r.cli.Events(ctx, events.ListOptions{Filters: nf})
 	out, outErr := make(chan supervisor.Event), make(chan error, 1)
 	go func() {
 		defer close(out)
 		defer close(outErr)
+		defer cancel() // ends the other stream when one breaks
 		for {
+			var ev supervisor.Event
+			var ok bool
 			select {
 			case <-ctx.Done():
 				return
 			case err := <-errs:
-				if ctx.Err() == nil && err != nil {
-					outErr <- streamError(r.cli.DaemonHost(), err)
-				}
+				r.streamEnded(ctx, err, outErr)
+				return
+			case err := <-netErrs:
+				r.streamEnded(ctx, err, outErr)
 				return
 			case m := <-msgs:
-				ev, ok := event(m)
-				if !ok {
-					continue
-				}
-				select {
-				case out <- ev:
-				case <-ctx.Done():
-					return
-				}
+				ev, ok = event(m)
+			case m := <-netMsgs:
+				ev, ok = disconnectEvent(project, m)
+			}
+			if !ok {
+				continue
+			}
+			select {
+			case out <- ev:
+			case <-ctx.Done():
+				return
 			}
 		}
 	}()
 	return out, outErr
+}
+
+// streamEnded passes on why a stream broke, unless ctx ended it.
+func (r *Runtime) streamEnded(ctx context.Context, err error, out chan<- error) {
+	if ctx.Err() == nil && err != nil {
+		out <- streamError(r.cli.DaemonHost(), err)
+	}
+}
+
+// disconnectEvent maps a network's disconnect event; ok is false for a
+// network of another project.
+func disconnectEvent(project string, m events.Message) (supervisor.Event, bool) {
+	name, ok := logicalName(project, m.Actor.Attributes["name"])
+	id := m.Actor.Attributes["container"]
+	if !ok || id == "" || m.Action != events.ActionDisconnect {
+		return supervisor.Event{}, false
+	}
+	return supervisor.Event{Time: time.Unix(0, m.TimeNano), ID: id, Kind: supervisor.EventDisconnect, Network: name}, true
 }
 
 func streamError(host string, err error) error {

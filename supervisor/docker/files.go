@@ -37,6 +37,13 @@ func (r *Runtime) copyFiles(ctx context.Context, id string, files []supervisor.F
 	return nil
 }
 
+// WriteFiles replaces files in container id, running or not (a renewed
+// certificate): the same archive as at create, extracted over the old
+// files, which a restart of the same container keeps.
+func (r *Runtime) WriteFiles(ctx context.Context, id string, files []supervisor.File) error {
+	return r.copyFiles(ctx, id, files)
+}
+
 // missingDirs are the parent directories of files that the container's
 // filesystem lacks, parents first. Only these go into the archive: an entry
 // for an existing directory (/etc, /tmp) would reset its mode and owner.

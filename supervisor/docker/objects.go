@@ -24,9 +24,22 @@ func (r *Runtime) EnsureNetwork(ctx context.Context, project string, n superviso
 		return false, err
 	}
 	if found {
+		if existing.Labels[supervisor.LabelProject] == project && n.NoHostAddress && existing.Options[bridgeInhibitIPv4] != "true" {
+			// Said first: it is why the settings differ (a stack of an older
+			// moat), and what is at stake.
+			return false, fmt.Errorf("network %s gives the host an address on its bridge, and the configuration asks for none "+
+				"(a local user could reach its members directly): stop the project (`moat down`) to re-create it", name)
+		}
 		return false, checkOwned("network", name, project, existing.Labels, want)
 	}
 	opts := network.CreateOptions{Driver: "bridge", Internal: n.Internal, Labels: want}
+	if n.NoHostAddress {
+		// The bridge gets no IPv4 address, so the host has no route into
+		// the subnet: its members reach each other on the bridge, and a
+		// local user of the host reaches none of them (checked on Engine
+		// 20.10: no address on br-<id>, no connected route).
+		opts.Options = map[string]string{bridgeInhibitIPv4: "true"}
+	}
 	if n.Subnet != "" {
 		opts.IPAM = &network.IPAM{Config: []network.IPAMConfig{{Subnet: n.Subnet, Gateway: n.Gateway}}}
 	}
@@ -35,6 +48,10 @@ func (r *Runtime) EnsureNetwork(ctx context.Context, project string, n superviso
 	}
 	return true, nil
 }
+
+// bridgeInhibitIPv4 is the bridge driver's option that leaves the bridge
+// without a host address (supervisor.Network.NoHostAddress).
+const bridgeInhibitIPv4 = "com.docker.network.bridge.inhibit_ipv4"
 
 // findNetwork looks a network up by its exact name (the engine's name filter
 // matches substrings).

@@ -13,6 +13,8 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/pkg/stdcopy"
+
+	"moat/supervisor"
 )
 
 // SelfImage makes sure an image exists that holds nothing but the running
@@ -60,6 +62,13 @@ func (r *Runtime) SelfImage(ctx context.Context) (string, error) {
 // its processes), waits for it and removes it. It returns the exit code
 // and the output (stdout and stderr, bounded).
 func (r *Runtime) RunIn(ctx context.Context, id, img string, args []string) (int, string, error) {
+	return r.RunInWithFiles(ctx, id, img, args, nil)
+}
+
+// RunInWithFiles is RunIn with files copied into the probe's own
+// filesystem before it starts: what it must not take from argv (a
+// credential), it reads from there; the files go with the container.
+func (r *Runtime) RunInWithFiles(ctx context.Context, id, img string, args []string, files []supervisor.File) (int, string, error) {
 	created, err := r.cli.ContainerCreate(ctx,
 		&container.Config{Image: img, Cmd: args, Labels: map[string]string{"dev.moat.probe": "1"}},
 		&container.HostConfig{NetworkMode: container.NetworkMode("container:" + id), AutoRemove: false},
@@ -68,6 +77,9 @@ func (r *Runtime) RunIn(ctx context.Context, id, img string, args []string) (int
 		return 0, "", fmt.Errorf("docker: create a probe in %.12s's network: %w", id, err)
 	}
 	defer r.cli.ContainerRemove(context.WithoutCancel(ctx), created.ID, container.RemoveOptions{Force: true})
+	if err := r.copyFiles(ctx, created.ID, files); err != nil {
+		return 0, "", fmt.Errorf("docker: files for a probe in %.12s's network: %w", id, err)
+	}
 	waitC, errC := r.cli.ContainerWait(ctx, created.ID, container.WaitConditionNextExit)
 	if err := r.cli.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
 		return 0, "", fmt.Errorf("docker: start a probe in %.12s's network: %w", id, err)

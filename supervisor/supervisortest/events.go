@@ -85,8 +85,13 @@ func (r *Runtime) publishLocked(i *instance, kind supervisor.EventKind) {
 	case supervisor.EventDie:
 		e.ExitCode = i.in.ExitCode
 	}
+	r.sendLocked(i.project, e)
+}
+
+// sendLocked gives e to the project's subscribers.
+func (r *Runtime) sendLocked(project string, e supervisor.Event) {
 	for s := range r.subs {
-		if s.project != i.project {
+		if s.project != project {
 			continue
 		}
 		select {

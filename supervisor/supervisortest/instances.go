@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -59,6 +60,9 @@ func (r *Runtime) addLocked(project string, s supervisor.Spec, in supervisor.Ins
 	in.Name = project + "-" + in.ID
 	in.Service, in.ConfigHash = s.Name, s.ConfigHash()
 	r.insts[in.ID] = &instance{project: project, spec: s, in: in}
+	if in.State == supervisor.StateRunning {
+		r.insts[in.ID].in.Addresses = r.insts[in.ID].addresses()
+	}
 	r.order = append(r.order, in.ID)
 	return in.ID
 }
@@ -90,6 +94,7 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	}
 	i.in.State, i.in.ExitCode = supervisor.StateRunning, 0
 	i.in.StartedAt, i.in.FinishedAt = r.o.Clock.Now(), time.Time{}
+	i.in.Addresses = i.addresses()
 	i.in.Health = supervisor.HealthNone
 	if i.spec.Health != nil {
 		i.in.Health = supervisor.HealthStarting
@@ -144,7 +149,14 @@ func (r *Runtime) exitLocked(i *instance, code int) {
 	}
 	i.in.State, i.in.ExitCode, i.in.Health = supervisor.StateExited, code, supervisor.HealthNone
 	i.in.FinishedAt = r.o.Clock.Now()
+	left := slices.Sorted(maps.Keys(i.in.Addresses))
+	i.in.Addresses = nil
 	r.publishLocked(i, supervisor.EventDie)
+	// Docker then releases its networks, and says so.
+	for _, n := range left {
+		r.sendLocked(i.project, supervisor.Event{Time: i.in.FinishedAt, ID: i.in.ID, Service: i.spec.Name,
+			Kind: supervisor.EventDisconnect, Network: n})
+	}
 }
 
 // errNotRunning is returned by the injections for an instance that is not

@@ -71,6 +71,9 @@ type instance struct {
 	project string
 	spec    supervisor.Spec
 	in      supervisor.Instance
+	// detached are the networks Disconnect took away: like a Docker
+	// container, it starts again without them until Reconnect.
+	detached map[string]bool
 }
 
 type subscriber struct {

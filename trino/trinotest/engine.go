@@ -135,23 +135,44 @@ type result struct {
 }
 
 // run executes a SELECT. nodes is called only when the statement reads
-// system.runtime.nodes.
-func (e *engine) run(ctx context.Context, stmt string, sess session, nodes func() []nodeRow) (*result, *trinoError) {
-	rewritten, tables, terr := rewrite(stmt, sess, knownTable)
+// system.runtime.nodes. With access control, the session user's row
+// filters and column masks apply and the tables and columns the statement
+// reads are checked (see restrict.go).
+func (e *engine) run(ctx context.Context, stmt string, sess session, ac *AccessControl, nodes func() []nodeRow) (*result, *trinoError) {
+	rewritten, refs, terr := rewrite(stmt, sess, knownTable)
 	if terr != nil {
 		return nil, terr
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, t := range tables {
-		if t == nodesTable {
-			if err := e.setNodes(ctx, nodes()); err != nil {
+	conn, err := e.db.Conn(ctx)
+	if err != nil {
+		return nil, newError(errInternal, "", "%v", err)
+	}
+	defer conn.Close()
+	for _, t := range refs {
+		if t.name == nodesTable {
+			if err := setNodes(ctx, conn, nodes()); err != nil {
 				return nil, newError(errInternal, "", "%v", err)
 			}
 			break
 		}
 	}
-	rows, err := e.db.QueryContext(ctx, rewritten)
+	if ac != nil {
+		drop, terr := e.restrictTables(ctx, conn, ac, sess.user, refs)
+		if terr != nil {
+			return nil, terr
+		}
+		defer drop()
+		read, err := columnsRead(ctx, conn, rewritten)
+		if err != nil {
+			return nil, sqliteError(stmt, err)
+		}
+		if terr := checkColumns(ac, sess.user, refs, read); terr != nil {
+			return nil, terr
+		}
+	}
+	rows, err := conn.QueryContext(ctx, rewritten)
 	if err != nil {
 		return nil, sqliteError(stmt, err)
 	}
@@ -159,12 +180,12 @@ func (e *engine) run(ctx context.Context, stmt string, sess session, nodes func(
 	return collect(stmt, rows)
 }
 
-func (e *engine) setNodes(ctx context.Context, nodes []nodeRow) error {
-	if _, err := e.db.ExecContext(ctx, `DELETE FROM "system.runtime.nodes"`); err != nil {
+func setNodes(ctx context.Context, conn *sql.Conn, nodes []nodeRow) error {
+	if _, err := conn.ExecContext(ctx, `DELETE FROM "system.runtime.nodes"`); err != nil {
 		return err
 	}
 	for _, n := range nodes {
-		if _, err := e.db.ExecContext(ctx, `INSERT INTO "system.runtime.nodes" VALUES (?, ?, ?, ?, ?)`,
+		if _, err := conn.ExecContext(ctx, `INSERT INTO "system.runtime.nodes" VALUES (?, ?, ?, ?, ?)`,
 			n.NodeID, n.HTTPURI, n.Version, n.Coordinator, n.State); err != nil {
 			return err
 		}

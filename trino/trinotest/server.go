@@ -1,6 +1,7 @@
 package trinotest
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -63,6 +64,11 @@ type Options struct {
 	// JVM's cacerts; a node presenting a certificate from a private CA is
 	// then refused at the handshake.
 	TruststorePath string
+	// SSLContextRefresh is http-server.https.ssl-context.refresh-time: the
+	// keystore and truststore are read again this long after the last
+	// read (default DefaultSSLContextRefresh), so a renewed certificate is
+	// served without a restart, as airlift does.
+	SSLContextRefresh time.Duration
 	// InternalHTTPS is internal-communication.https.required=true (with
 	// http-server.https.enabled=true): nodes talk to each other over HTTPS
 	// only, announce their https URI and need SharedSecret. With neither
@@ -90,6 +96,11 @@ type Options struct {
 	// SystemInformation rules (rules.json "system_information") decide who
 	// may PUT /v1/info/state; none denies everyone.
 	SystemInformation []SystemInformationRule
+	// AccessControl is the rest of a file-based access control's rules
+	// (catalogs, tables with filters and masks, queries) that statements
+	// are checked and rewritten against; nil allows everything, as Trino
+	// without access-control.properties.
+	AccessControl *AccessControl
 
 	PageSize    int           // rows per QueryResults page; default 1000
 	GracePeriod time.Duration // shutdown.grace-period; default 2m
@@ -180,6 +191,9 @@ func NewServer(opts Options) *Server {
 // gives its HTTP handler for embedding.
 func NewUnstartedServer(opts Options) (*Server, error) {
 	opts = withDefaults(opts)
+	if opts.SSLContextRefresh < 0 || opts.SSLContextRefresh > 0 && opts.SSLContextRefresh < time.Second {
+		return nil, fmt.Errorf("trinotest: Invalid configuration property http-server.https.ssl-context.refresh-time: must be greater than or equal to 1.00s (Options.SSLContextRefresh = %s)", opts.SSLContextRefresh)
+	}
 	if opts.DiscoveryType != DiscoveryAnnounce && opts.DiscoveryType != DiscoveryAirlift {
 		return nil, fmt.Errorf("trinotest: DiscoveryType %q: want %s or %s", opts.DiscoveryType, DiscoveryAnnounce, DiscoveryAirlift)
 	}
@@ -272,21 +286,16 @@ func (s *Server) setupServerTLS(secret string) error {
 	if o.KeystorePath == "" {
 		return nil
 	}
-	cert, err := loadKeystore(o.KeystorePath)
+	conf, err := serverTLS(o.KeystorePath, o.TruststorePath)
 	if err != nil {
 		return err
 	}
-	s.tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert},
-		// Jetty's setWantClientAuth(true): a client certificate is asked
-		// for, verified when given, never required.
-		ClientAuth: tls.VerifyClientCertIfGiven}
-	if o.TruststorePath != "" {
-		if s.tlsConfig.ClientCAs, err = loadTruststore(o.TruststorePath); err != nil {
-			return err
-		}
-	}
+	r := &reloadingTLS{keystore: o.KeystorePath, truststore: o.TruststorePath, log: s.log,
+		refresh: cmp.Or(o.SSLContextRefresh, DefaultSSLContextRefresh), conf: conf, loaded: time.Now()}
+	s.tlsConfig = conf.Clone()
+	s.tlsConfig.GetConfigForClient = r.configForClient
 	if s.trust == nil {
-		s.trust = chainPool(cert)
+		s.trust = chainPool(conf.Certificates[0])
 	}
 	return nil
 }
@@ -516,6 +525,8 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("POST /v1/announce", s.internalOnly(s.handleAnnounce))
 		mux.HandleFunc("PUT /v1/announcement/{nodeId}", s.internalOnly(s.handleAirliftAnnounce))
 		mux.HandleFunc("DELETE /v1/announcement/{nodeId}", s.internalOnly(s.handleAirliftUnannounce))
+	} else {
+		mux.HandleFunc("POST /v1/task/{taskId}", s.internalOnly(s.handleTask)) // tasks.go
 	}
 	return s.logRequests(s.rejectForwarded(mux))
 }

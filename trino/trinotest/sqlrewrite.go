@@ -150,11 +150,12 @@ type rewriter struct {
 	sess   session
 	known  func(tableName) *trinoError // nil when the table exists
 	out    strings.Builder
-	tables []tableName
+	tables []tableRef
 }
 
-// rewrite returns the SQLite statement and the tables it reads.
-func rewrite(sql string, sess session, known func(tableName) *trinoError) (string, []tableName, *trinoError) {
+// rewrite returns the SQLite statement and the tables it reads, each where
+// the statement names it.
+func rewrite(sql string, sess session, known func(tableName) *trinoError) (string, []tableRef, *trinoError) {
 	r := &rewriter{sql: sql, toks: tokenize(sql), sess: sess, known: known}
 	if err := r.run(); err != nil {
 		return "", nil, err
@@ -244,7 +245,7 @@ func (r *rewriter) table(i int) (int, *trinoError) {
 		err.message = fmt.Sprintf("line %d:%d: %s", line, col, err.message)
 		return 0, err
 	}
-	r.tables = append(r.tables, name)
+	r.tables = append(r.tables, tableRef{name: name, line: line, col: col})
 	r.out.WriteString(sqliteTable(name))
 	if next := r.nextSig(j - 1); !next.isWord("as") && !(next.isName() && !notAlias[next.name()]) {
 		r.out.WriteString(` AS "` + name.table + `"`)

@@ -202,11 +202,17 @@ func (s *Server) run(q *query) (*result, *trinoError) {
 		e := newError(errPermission, "io.trino.spi.security.AccessDeniedException", "Access Denied: User %s cannot impersonate user %s", q.rec.Principal, q.rec.User)
 		return nil, e
 	}
+	if !s.opts.AccessControl.canExecuteQuery(q.rec.User) {
+		return nil, accessDenied("Cannot view query")
+	}
 	sql, terr := expandExecute(q.rec.SQL, q.prepared)
 	if terr != nil {
 		return nil, terr
 	}
 	if res, handled := showStatement(sql, q.sess); handled {
+		if s.opts.AccessControl != nil {
+			return nil, newError(errNotSupported, "", "trinotest does not filter SHOW output by file-based access control (Trino shows only what the user has a permission on): query the tables instead")
+		}
 		return res, nil
 	}
 	if terr := checkReadOnly(sql); terr != nil {
@@ -214,7 +220,9 @@ func (s *Server) run(q *query) (*result, *trinoError) {
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, 5*time.Minute)
 	defer cancel()
-	return s.engine.run(ctx, sql, q.sess, s.nodes)
+	return s.onWorker(ctx, q.rec.ID, sql, func() (*result, *trinoError) { // tasks.go
+		return s.engine.run(ctx, sql, q.sess, s.opts.AccessControl, s.nodes)
+	})
 }
 
 // page returns the QueryResults for a nextUri token: -1 is the answer to

@@ -164,6 +164,11 @@ func (c *config) serverOptions(p map[string]string) error {
 	if c.opts.GracePeriod, err = airliftDuration(orDefault(p["shutdown.grace-period"], "2m")); err != nil {
 		return fmt.Errorf("config.properties: shutdown.grace-period: %w", err)
 	}
+	if v, ok := p["http-server.https.ssl-context.refresh-time"]; ok {
+		if c.opts.SSLContextRefresh, err = airliftDuration(v); err != nil {
+			return fmt.Errorf("config.properties: http-server.https.ssl-context.refresh-time: %w", err)
+		}
+	}
 	c.opts.DiscoveryURI = p["discovery.uri"]
 	c.opts.DiscoveryType = strings.ToUpper(orDefault(p["discovery.type"], trinotest.DiscoveryAnnounce))
 	return nil
@@ -211,6 +216,12 @@ func (c *config) accessControl(dir string, getenv func(string) (string, bool)) e
 	}
 	if name := p["access-control.name"]; name != "file" {
 		return fmt.Errorf("access-control.properties: access-control.name=%q: trinotestd supports file and allow-all", name)
+	}
+	if err := checkFileAccessControlProperties(p); err != nil {
+		return err
+	}
+	if c.opts.AccessControl, err = trinotest.LoadAccessControl(p["security.config-file"]); err != nil {
+		return fmt.Errorf("access-control.properties: security.config-file: %w", err)
 	}
 	b, err := os.ReadFile(p["security.config-file"])
 	if err != nil {

@@ -38,7 +38,7 @@ func TestLoadConfig(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{
 		"node.properties":                   "node.environment=moat\nnode.id=${ENV:NODE_ID}\nnode.bind-ip=10.5.0.3\n",
-		"config.properties":                 "coordinator=false\nhttp-server.http.port=8081\ndiscovery.uri=http://10.5.0.2:8080\nshutdown.grace-period=30s\nhttp-server.process-forwarded=true\n",
+		"config.properties":                 "coordinator=false\nhttp-server.http.port=8081\ndiscovery.uri=http://10.5.0.2:8080\nshutdown.grace-period=30s\nhttp-server.process-forwarded=true\nhttp-server.https.ssl-context.refresh-time=10s\n",
 		"access-control.properties":         "access-control.name=file\nsecurity.config-file=" + filepath.Join(dir, "rules.json") + "\n",
 		"rules.json":                        `{"impersonation":[{"original_user":"orchestrator","new_user":".*"}]}`,
 		"jvm.config":                        "-Xmx1G\n",
@@ -50,7 +50,7 @@ func TestLoadConfig(t *testing.T) {
 	}
 	o := c.opts
 	if o.Coordinator || o.NodeID != "worker-1" || o.Environment != "moat" || c.port != 8081 || c.bindIP != "10.5.0.3" ||
-		o.InternalURI != "http://10.5.0.3:8081" || o.DiscoveryURI != "http://10.5.0.2:8080" || o.GracePeriod != 30*time.Second ||
+		o.InternalURI != "http://10.5.0.3:8081" || o.DiscoveryURI != "http://10.5.0.2:8080" || o.GracePeriod != 30*time.Second || o.SSLContextRefresh != 10*time.Second ||
 		!o.ProcessForwarded || len(o.Impersonation) != 1 || o.SystemInformation == nil || len(o.SystemInformation) != 0 {
 		t.Errorf("loaded %+v", c)
 	}
@@ -66,6 +66,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"no environment", "node.id=a\n", "", "node.environment: must not be null"},
 		{"bad environment", "node.environment=Moat-1\n", "", `node.environment: must match "[a-z0-9][_a-z0-9]*"`},
 		{"unset variable", "node.environment=moat\n", "internal-communication.shared-secret=${ENV:TRINO_SECRET}\n", "Environment variable is not set: TRINO_SECRET"},
+		{"bad refresh time", "node.environment=moat\n", "http-server.https.ssl-context.refresh-time=soon\n", "http-server.https.ssl-context.refresh-time"},
 		{"password file missing", "node.environment=moat\n", "http-server.authentication.type=PASSWORD\n", "password-authenticator.properties"},
 	}
 	for _, tt := range tests {

@@ -59,13 +59,28 @@ value JUPYTER_TOKEN 'notebook' >"$tmp/JUPYTER_TOKEN"
 value TRINO_PASSWORD_ANALYST 'user_analyst' >"$tmp/TRINO_PASSWORD"
 apply moat-notebook --from-file=JUPYTER_TOKEN="$tmp/JUPYTER_TOKEN" --from-file=TRINO_PASSWORD="$tmp/TRINO_PASSWORD"
 
-# moat-reports: the secrets file of the report Jobs: the orchestrator's Trino password only.
-printf 'orchestrator_password = "%s"\n' "$(value TRINO_PASSWORD_ORCHESTRATOR 'orchestrator_password')" >"$tmp/secrets.toml"
-apply moat-reports --from-file=secrets.toml="$tmp/secrets.toml"
+# moat-reports: the report Jobs' Trino password (user orchestrator) only.
+value TRINO_PASSWORD_ORCHESTRATOR 'orchestrator_password' >"$tmp/trino-password"
+apply moat-reports --from-file=trino-password="$tmp/trino-password"
 
-# moat-trino-tls: Trino's keystore and CA. moat's CA signs them on one host for fixed node IPs, which
-# pods do not have: issue them in the cluster (e.g. cert-manager) and create this Secret with
-# keys keystore.pem and ca.pem. This script does not make them.
-if ! kubectl get secret moat-trino-tls -n "$NS" >/dev/null 2>&1; then
-	echo "secrets.sh: create secret moat-trino-tls (keystore.pem, ca.pem) before installing Trino: see README.md" >&2
+# moat-trino-tls and moat-trino-ca: Trino's keystore and CA, made with openssl. A CA of this cluster's own
+# signs one certificate for loopback and the coordinator's Service; the CA's key stays in the
+# temporary folder and is gone when this script ends. Kept when the Secret exists: RENEW_TLS=1
+# makes new ones (then restart Trino and the notebook; the report Jobs read the CA at each run).
+if [ "${RENEW_TLS:-}" = 1 ] || ! kubectl get secret moat-trino-tls -n "$NS" >/dev/null 2>&1; then
+	san="DNS:localhost,DNS:trino-coordinator,DNS:trino-coordinator.$NS,DNS:trino-coordinator.$NS.svc,DNS:trino-coordinator.$NS.svc.cluster.local,IP:127.0.0.1"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+		-subj "/CN=moat Trino CA ($NS)" -keyout "$tmp/ca.key" -out "$tmp/ca.pem" \
+		-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=trino-coordinator" \
+		-keyout "$tmp/tls.key" -out "$tmp/tls.csr" 2>/dev/null
+	printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=critical,digitalSignature\nbasicConstraints=critical,CA:FALSE\n' "$san" >"$tmp/tls.ext"
+	openssl x509 -req -in "$tmp/tls.csr" -CA "$tmp/ca.pem" -CAkey "$tmp/ca.key" -CAcreateserial -days 397 \
+		-extfile "$tmp/tls.ext" -out "$tmp/tls.crt" 2>/dev/null
+	openssl pkcs8 -topk8 -nocrypt -in "$tmp/tls.key" -out "$tmp/tls.p8"
+	# key, certificate, CA: a PEM keystore as Trino reads it
+	cat "$tmp/tls.p8" "$tmp/tls.crt" "$tmp/ca.pem" >"$tmp/keystore.pem"
+	apply moat-trino-tls --from-file=keystore.pem="$tmp/keystore.pem" --from-file=ca.pem="$tmp/ca.pem"
+	kubectl create configmap moat-trino-ca -n "$NS" --from-file=ca.pem="$tmp/ca.pem" --dry-run=client -o yaml | kubectl apply -n "$NS" -f - >/dev/null
+	echo "configmap moat-trino-ca: applied"
 fi

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	"moat/supervisor"
+	"moat/trino"
+)
+
+// selfRunner runs moat's own binary inside another container's network
+// namespace, with files in its own filesystem (the Docker runtime).
+type selfRunner interface {
+	SelfImage(ctx context.Context) (string, error)
+	RunInWithFiles(ctx context.Context, id, image string, args []string, files []supervisor.File) (int, string, error)
+}
+
+// runTrinoShutdown is `moat __trino-shutdown FILE`, which moat runs inside
+// a worker's network namespace (appliance.Control.ShutdownWorker): it sends
+// the signed graceful shutdown request in FILE to the worker's private
+// address, which nothing on the host reaches. Not listed: nobody types it.
+func runTrinoShutdown(ctx context.Context, args []string) error {
+	if len(args) != 1 {
+		return errors.New("usage: moat __trino-shutdown REQUEST-FILE")
+	}
+	b, err := os.ReadFile(args[0])
+	if err != nil {
+		return err
+	}
+	var req trino.ShutdownRequest
+	if err := json.Unmarshal(b, &req); err != nil {
+		return fmt.Errorf("%s: not a shutdown request: %w", args[0], err)
+	}
+	return req.Send(ctx)
+}
