@@ -169,9 +169,9 @@ type Service struct {
 	Entrypoint        []string          `toml:"entrypoint"`
 	Command           []string          `toml:"command"`
 	Env               map[string]string `toml:"env"`
-	Ports             []string          `toml:"ports"`
-	Volumes           []string          `toml:"volumes"`
-	DependsOn         []string          `toml:"depends_on"`
+	Ports             []PortMapping     `toml:"ports"`
+	Volumes           []VolumeMount     `toml:"volumes"`
+	DependsOn         []Dependency      `toml:"depends_on"`
 	Health            []string          `toml:"health"`
 	HealthInterval    Duration          `toml:"health_interval"`
 	HealthTimeout     Duration          `toml:"health_timeout"`

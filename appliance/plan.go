@@ -172,19 +172,13 @@ func serviceSpec(c *Config, s Service) supervisor.Spec {
 		spec.StopGrace = c.Appliance.StopGrace.D()
 	}
 	for _, p := range s.Ports {
-		if port, err := parsePort(p); err == nil {
-			spec.Ports = append(spec.Ports, port)
-		}
+		spec.Ports = append(spec.Ports, p.Port)
 	}
 	for _, v := range s.Volumes {
-		if m, err := parseVolume(v); err == nil {
-			spec.Mounts = append(spec.Mounts, m)
-		}
+		spec.Mounts = append(spec.Mounts, v.Mount)
 	}
 	for _, d := range s.DependsOn {
-		if dep, err := parseDependency(d); err == nil {
-			spec.DependsOn = append(spec.DependsOn, dep)
-		}
+		spec.DependsOn = append(spec.DependsOn, d.Dependency)
 	}
 	if len(s.Health) > 0 {
 		spec.Health = &supervisor.Probe{

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"net"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -547,21 +546,6 @@ func (k *checker) services(c *Config) {
 		if s.Restart != "" && !oneOf(s.Restart, "always", "on-failure", "never") {
 			k.add(f+".restart", s.Restart, "must be always, on-failure or never")
 		}
-		for _, p := range s.Ports {
-			if _, err := parsePort(p); err != nil {
-				k.add(f+".ports", s.Ports, "%v", err)
-			}
-		}
-		for _, v := range s.Volumes {
-			if _, err := parseVolume(v); err != nil {
-				k.add(f+".volumes", s.Volumes, "%v", err)
-			}
-		}
-		for _, d := range s.DependsOn {
-			if _, err := parseDependency(d); err != nil {
-				k.add(f+".depends_on", s.DependsOn, "%v", err)
-			}
-		}
 		if s.HealthRetries < 0 {
 			k.add(f+".health_retries", s.HealthRetries, "must be 0 or more")
 		}
@@ -575,62 +559,4 @@ func (k *checker) services(c *Config) {
 		i := slices.IndexFunc(c.Services, func(s Service) bool { return s.Name == ge.Service })
 		k.add(fmt.Sprintf("service[%d].depends_on", i), nil, "%s", ge.Msg)
 	}
-}
-
-// parsePort reads "[IP:]HOST:CONTAINER" (IP defaults to 127.0.0.1).
-func parsePort(s string) (supervisor.Port, error) {
-	parts := strings.Split(s, ":")
-	bad := fmt.Errorf("%q is not a port mapping: write HOST:CONTAINER or IP:HOST:CONTAINER, e.g. 127.0.0.1:8080:80", s)
-	ip := "127.0.0.1"
-	switch len(parts) {
-	case 2:
-	case 3:
-		ip, parts = parts[0], parts[1:]
-		if net.ParseIP(ip) == nil {
-			return supervisor.Port{}, bad
-		}
-	default:
-		return supervisor.Port{}, bad
-	}
-	host, err1 := strconv.Atoi(parts[0])
-	cont, err2 := strconv.Atoi(parts[1])
-	if err1 != nil || err2 != nil || host < 1 || host > 65535 || cont < 1 || cont > 65535 {
-		return supervisor.Port{}, bad
-	}
-	return supervisor.Port{HostIP: ip, HostPort: host, ContainerPort: cont}, nil
-}
-
-// parseVolume reads "NAME:/path[:ro]": the project volume NAME at /path.
-func parseVolume(s string) (supervisor.Mount, error) {
-	parts := strings.Split(s, ":")
-	bad := fmt.Errorf("%q is not a volume mount: write NAME:/path or NAME:/path:ro, e.g. data:/var/lib/data", s)
-	if len(parts) < 2 || len(parts) > 3 || !nameRe.MatchString(parts[0]) || !strings.HasPrefix(parts[1], "/") {
-		return supervisor.Mount{}, bad
-	}
-	m := supervisor.Mount{Volume: parts[0], Target: parts[1]}
-	if len(parts) == 3 {
-		if parts[2] != "ro" {
-			return supervisor.Mount{}, bad
-		}
-		m.ReadOnly = true
-	}
-	return m, nil
-}
-
-// parseDependency reads "NAME" (healthy), "NAME:started" or "NAME:completed".
-func parseDependency(s string) (supervisor.Dependency, error) {
-	name, cond, ok := strings.Cut(s, ":")
-	d := supervisor.Dependency{Service: name, Condition: supervisor.Healthy}
-	if ok {
-		d.Condition = supervisor.Condition(cond)
-	}
-	switch d.Condition {
-	case supervisor.Started, supervisor.Healthy, supervisor.Completed:
-	default:
-		return d, fmt.Errorf("%q: the condition after : must be started, healthy or completed", s)
-	}
-	if name == "" {
-		return d, fmt.Errorf("%q: name a service", s)
-	}
-	return d, nil
 }

@@ -161,13 +161,6 @@ func Check(cfg *appliance.Config, opts Options) error {
 	}
 	for i, s := range cfg.Services {
 		field := fmt.Sprintf("service[%d] (%s)", i, s.Name)
-		for _, v := range s.Volumes {
-			src, _, _ := strings.Cut(v, ":")
-			if strings.HasPrefix(src, "/") || strings.HasPrefix(src, ".") || strings.HasPrefix(src, "~") {
-				add(field+".volumes", "%q bind-mounts a host path, which a pod on another node cannot see: "+
-					"use a named volume (NAME:/path, exported as a PersistentVolumeClaim) or put the files in a ConfigMap", v)
-			}
-		}
 		add(field, "extra services are not exported: write a Deployment and Service for %s (image %s) beside notebook.yaml, "+
 			"or remove the [[service]] before exporting", s.Name, s.Image)
 	}
