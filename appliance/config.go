@@ -19,6 +19,10 @@ type Config struct {
 	// Dir is the folder relative paths resolve against.
 	Path string `toml:"-"`
 	Dir  string `toml:"-"`
+
+	// src is the decoded file, for the checks that need this host's facts
+	// (FitsHost) to name its lines too.
+	src *source
 }
 
 // Appliance holds the settings of the whole stack.

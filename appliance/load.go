@@ -104,6 +104,7 @@ func Parse(data []byte, path string) (*Config, error) {
 		}
 	}
 	c.Path = path
+	c.src = src
 	c.Dir = "."
 	if path != "" {
 		c.Dir = filepath.Dir(path)

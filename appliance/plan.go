@@ -1,8 +1,6 @@
 package appliance
 
 import (
-	"bufio"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -116,24 +114,6 @@ func (c *Config) ReportDefinitions() []report.Definition {
 		out[i] = reportDefinition(r)
 	}
 	return out
-}
-
-// HostMemory is the memory of this host in bytes (MemTotal), or 0 when it
-// cannot be read (the check is then skipped).
-func HostMemory() int64 {
-	f, err := os.Open("/proc/meminfo")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "MemTotal:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return kb * 1024
-		}
-	}
-	return 0
 }
 
 // extraSpecs are the [[service]] entries as supervisor specs.

@@ -23,8 +23,6 @@ import (
 type checker struct {
 	*source
 	errs ConfigErrors
-	// hostMemory is this host's memory in bytes (0: unknown, not checked).
-	hostMemory int64
 	// missing collects, per replaced list ("user"), the defaults the file
 	// did not write that name entries it dropped: one message per list.
 	missing map[string][]string
@@ -107,7 +105,7 @@ func oneOf(v string, allowed ...string) bool { return slices.Contains(allowed, v
 const maxWorkers = 16
 
 func validate(c *Config, src *source) ConfigErrors {
-	k := &checker{source: src, hostMemory: HostMemory(), missing: map[string][]string{}}
+	k := &checker{source: src, missing: map[string][]string{}}
 	k.appliance(c.Appliance)
 	k.dashboard(c.Dashboard)
 	k.mesh(c)
@@ -306,13 +304,32 @@ func (k *checker) memory(c *Config) {
 		}
 		k.errs = append(k.errs, &FieldError{File: k.file, Line: k.lines.line(field), Msg: e.Error()})
 	}
-	k.hostFit(c, plan)
+}
+
+// FitsHost checks c against a host with memory bytes of memory (0: not
+// known, nothing checked): a cluster that needs more is refused, naming the
+// one setting to lower and by how much, at its line of the file. Loading a
+// config reads nothing of the host; pre-flight brings its facts here.
+func (c *Config) FitsHost(memory int64) error {
+	if !c.Trino.Enabled || !sized(c) || memory <= 0 {
+		return nil
+	}
+	src := c.src
+	if src == nil {
+		src = &source{file: configFile(c), lines: lineIndex{}, set: map[string]bool{}}
+	}
+	k := &checker{source: src, missing: map[string][]string{}}
+	k.hostFit(c, memoryPlan(c), memory)
+	if len(k.errs) == 0 {
+		return nil
+	}
+	return k.errs
 }
 
 // hostFit refuses a cluster that needs more memory than the host has,
 // naming the one setting to lower and by how much, all in MiB.
-func (k *checker) hostFit(c *Config, plan trino.MemoryPlan) {
-	host := k.hostMemory / trino.MiB * trino.MiB
+func (k *checker) hostFit(c *Config, plan trino.MemoryPlan, memory int64) {
+	host := memory / trino.MiB * trino.MiB
 	total := plan.Total()
 	if host <= 0 || total <= host {
 		return
@@ -559,4 +576,12 @@ func (k *checker) services(c *Config) {
 		i := slices.IndexFunc(c.Services, func(s Service) bool { return s.Name == ge.Service })
 		k.add(fmt.Sprintf("service[%d].depends_on", i), nil, "%s", ge.Msg)
 	}
+}
+
+// configFile names c's file in errors.
+func configFile(c *Config) string {
+	if c.Path == "" {
+		return DefaultFile + " (embedded default)"
+	}
+	return c.Path
 }

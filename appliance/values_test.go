@@ -113,3 +113,29 @@ func equalSlices[T comparable](a, b []T) bool {
 	}
 	return true
 }
+
+// Loading reads nothing of the host: a cluster too large for it loads, and
+// pre-flight's FitsHost, given the host's memory, refuses it at its line.
+func TestFitsHostIsAPreflightFact(t *testing.T) {
+	c, err := Parse([]byte("[trino]\nworker_heap = \"1000GB\"\nquery_max_memory_per_node = \"600MB\"\n"), "moat.toml")
+	if err != nil {
+		t.Fatalf("a config too large for some host did not load: %v", err)
+	}
+	want := `moat.toml:2: trino.worker_heap = "1000GB": Trino needs 1281536MiB of memory (coordinator 1536MiB + 1 × worker 1280000MiB, each heap + JVM overhead) but this host has 8192MiB`
+	if err := c.FitsHost(8 << 30); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("FitsHost(8GiB) = %v; want %q", err, want)
+	}
+	if err := c.FitsHost(0); err != nil {
+		t.Errorf("an unknown host memory is not checked, got %v", err)
+	}
+	if err := c.FitsHost(2 << 40); err != nil {
+		t.Errorf("2TiB host: %v", err)
+	}
+	ck := memoryCheck(c, 8<<30)
+	if ck.OK || !strings.Contains(ck.Detail, want) || ck.Fix == "" {
+		t.Errorf("pre-flight check: %+v", ck)
+	}
+	if ck := memoryCheck(c, 2<<40); !ck.OK {
+		t.Errorf("pre-flight check on a 2TiB host: %+v", ck)
+	}
+}
