@@ -83,15 +83,15 @@ func openConfigMode(ctx context.Context, cfg *appliance.Config, mode openMode) (
 	if err != nil {
 		return nil, err
 	}
-	if s.topo, err = appliance.Plan(cfg, s.secrets); err != nil {
-		s.close()
-		return nil, err
-	}
 	if mode == modeProvision {
-		if err := s.secrets.Save(); err != nil {
+		if err := appliance.Provision(cfg, s.secrets); err != nil {
 			s.close()
 			return nil, err
 		}
+	}
+	if s.topo, err = appliance.Plan(cfg, s.secrets); err != nil {
+		s.close()
+		return nil, err
 	}
 	if cfg.Mesh.Enabled {
 		s.control = appliance.NewControl(cfg, s.secrets)

@@ -41,6 +41,9 @@ func TestEnvoyBootstrapKeepsTheTokenOutOfArgv(t *testing.T) {
 		}
 	}
 	// The Consul container holds the token file the exec names.
+	if err := Provision(cfg, sec); err != nil {
+		t.Fatal(err)
+	}
 	topo, err := Plan(cfg, sec)
 	if err != nil {
 		t.Fatal(err)
