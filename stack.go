@@ -89,10 +89,6 @@ func openConfigMode(ctx context.Context, cfg *appliance.Config, mode openMode) (
 			return nil, err
 		}
 	}
-	if s.topo, err = appliance.Plan(cfg, s.secrets); err != nil {
-		s.close()
-		return nil, err
-	}
 	if cfg.Mesh.Enabled {
 		s.control = appliance.NewControl(cfg, s.secrets)
 		if ex, ok := s.rt.(supervisor.Execer); ok {
@@ -104,8 +100,11 @@ func openConfigMode(ctx context.Context, cfg *appliance.Config, mode openMode) (
 				return ex.Exec(ctx, in.ID, cmd)
 			}
 		}
-		s.control.AttachGates(&s.topo)
 		s.closers = append(s.closers, func() error { s.control.Close(); return nil })
+	}
+	if s.topo, err = appliance.Plan(cfg, s.secrets, s.control); err != nil {
+		s.close()
+		return nil, err
 	}
 	return s, nil
 }

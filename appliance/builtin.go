@@ -64,7 +64,9 @@ func PlanAddresses(c *Config) Addresses {
 	m, _ := netip.ParsePrefix(c.Mesh.Subnet)
 	t, _ := netip.ParsePrefix(c.Trino.Subnet)
 	a := Addresses{Consul: nth(m, 2), CoordinatorMesh: nth(m, 3), Notebook: nth(m, 4), Coordinator: nth(t, 10)}
-	for i := 1; i <= c.Trino.Workers; i++ {
+	// Validation refuses more than maxWorkers, and must itself be able
+	// to ask for the addresses of a config it is about to refuse.
+	for i := 1; i <= min(c.Trino.Workers, maxWorkers); i++ {
 		a.Workers = append(a.Workers, nth(t, 10+i))
 	}
 	return a
@@ -77,8 +79,9 @@ func tokenSecret(service string) string {
 }
 func catalogEnv(secret string) string { return "MOAT_SECRET_" + strings.ToUpper(secret) }
 
-// planBuiltin plans Consul, the sidecars, Trino and the notebook.
-func planBuiltin(c *Config, sec *Secrets) (supervisor.Topology, error) {
+// planBuiltin plans Consul, the sidecars, Trino and the notebook; with a
+// control plane k, each is equipped for its role (Control.equip).
+func planBuiltin(c *Config, sec *Secrets, k *Control) (supervisor.Topology, error) {
 	var t supervisor.Topology
 	addr := PlanAddresses(c)
 	if c.Mesh.Enabled {
@@ -111,6 +114,14 @@ func planBuiltin(c *Config, sec *Secrets) (supervisor.Topology, error) {
 	if c.Mesh.Enabled {
 		// After the fixed subnets, so that Docker's choice avoids them.
 		t.Networks = append(t.Networks, supervisor.Network{Name: ControlNetwork})
+	}
+	if k != nil {
+		cat := CatalogueOf(c)
+		for i := range t.Services {
+			if b, ok := cat.Service(t.Services[i].Name); ok {
+				k.equip(&t.Services[i], b, cat)
+			}
+		}
 	}
 	return t, nil
 }
@@ -184,10 +195,8 @@ func consulSpec(c *Config, sec *Secrets, addr Addresses) (supervisor.Spec, error
 // sidecarServices are the applications that get a sidecar.
 func sidecarServices(c *Config) []string {
 	var out []string
-	for _, s := range MeshServices(c) {
-		if IsMeshService(c, s) {
-			out = append(out, s)
-		}
+	for _, id := range CatalogueOf(c).Sidecared() {
+		out = append(out, id.Name)
 	}
 	return out
 }

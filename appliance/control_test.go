@@ -44,7 +44,7 @@ func TestEnvoyBootstrapKeepsTheTokenOutOfArgv(t *testing.T) {
 	if err := Provision(cfg, sec); err != nil {
 		t.Fatal(err)
 	}
-	topo, err := Plan(cfg, sec)
+	topo, err := Plan(cfg, sec, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

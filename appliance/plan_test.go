@@ -44,6 +44,7 @@ func planJSON(t *testing.T, topo supervisor.Topology) []byte {
 		Files   []file `json:"files,omitempty"`
 		Gate    bool   `json:"gate,omitempty"`
 		Prepare bool   `json:"prepare,omitempty"`
+		PreStop bool   `json:"pre_stop,omitempty"`
 		Hash    string `json:"config_hash"`
 	}
 	var out struct {
@@ -53,7 +54,7 @@ func planJSON(t *testing.T, topo supervisor.Topology) []byte {
 	}
 	out.Networks, out.Volumes = topo.Networks, topo.Volumes
 	for _, s := range topo.Services {
-		js := spec{Spec: s, Gate: s.Gate != nil, Prepare: s.Prepare != nil, Hash: "(stable)"}
+		js := spec{Spec: s, Gate: s.Gate != nil, Prepare: s.Prepare != nil, PreStop: s.PreStop != nil, Hash: "(stable)"}
 		for _, f := range s.Files {
 			content := string(f.Content)
 			if strings.HasSuffix(f.Path, "password.db") {
@@ -104,15 +105,14 @@ func TestPlanGolden(t *testing.T) {
 			if err := Provision(c, sec); err != nil {
 				t.Fatal(err)
 			}
-			topo, err := Plan(c, sec)
+			topo, err := Plan(c, sec, NewControl(c, sec))
 			if err != nil {
 				t.Fatal(err)
 			}
-			NewControl(c, sec).AttachGates(&topo)
 			checkGolden(t, tc.name, []byte(strings.ReplaceAll(string(planJSON(t, topo)), dir, "$DATA_DIR")))
 			// Planning twice gives the same config hashes: nothing is
 			// re-created on the next up (the password file is reused).
-			again, _ := Plan(c, sec)
+			again, _ := Plan(c, sec, nil)
 			for i := range topo.Services {
 				if topo.Services[i].ConfigHash() != again.Services[i].ConfigHash() {
 					t.Errorf("%s: config hash changed between two plans", topo.Services[i].Name)
@@ -184,7 +184,7 @@ func TestPlanWritesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Plan(c, sec); err == nil || !strings.Contains(err.Error(), "not provisioned") {
+	if _, err := Plan(c, sec, nil); err == nil || !strings.Contains(err.Error(), "not provisioned") {
 		t.Errorf("plan before provisioning: %v", err)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
@@ -202,7 +202,7 @@ func TestPlanWritesNothing(t *testing.T) {
 		}
 	}
 	before := sec.Names()
-	topo, err := Plan(c, sec)
+	topo, err := Plan(c, sec, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +215,7 @@ func TestPlanWritesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	c2, _ := Parse([]byte("[appliance]\ndata_dir = \""+t.TempDir()+"\"\n"), "moat.toml")
-	if _, err := Plan(c2, ro); err != nil {
+	if _, err := Plan(c2, ro, nil); err != nil {
 		t.Errorf("read-only plan: %v", err)
 	}
 	if entries, _ := os.ReadDir(c2.DataDir()); len(entries) != 0 {

@@ -34,7 +34,7 @@ func Provision(c *Config, sec *Secrets) error {
 	}
 	// The plan's own code asks for what it needs: on secrets that may
 	// change, each request makes what is missing.
-	if _, err := planBuiltin(c, sec); err != nil {
+	if _, err := planBuiltin(c, sec, nil); err != nil {
 		return err
 	}
 	if c.Trino.Enabled {
@@ -45,14 +45,16 @@ func Provision(c *Config, sec *Secrets) error {
 	return sec.Save()
 }
 
-// Plan turns the config into the topology moat runs. It changes nothing:
+// Plan turns the config into the topology moat runs; with k (moat's
+// control plane, nil for a command that starts nothing) each built-in
+// service gets its readiness gate and actions. It changes nothing:
 // it plans on a read-only snapshot of sec. With secrets that may change
 // (moat up), what the plan needs must have been provisioned first; with
 // read-only ones, what is missing is a placeholder kept in memory.
-func Plan(c *Config, sec *Secrets) (supervisor.Topology, error) {
+func Plan(c *Config, sec *Secrets, k *Control) (supervisor.Topology, error) {
 	topo := supervisor.Topology{Project: c.Appliance.Project}
 	view := sec.snapshot()
-	builtin, err := planBuiltin(c, view)
+	builtin, err := planBuiltin(c, view, k)
 	if err != nil {
 		return topo, err
 	}

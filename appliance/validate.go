@@ -524,7 +524,7 @@ func (k *checker) schedule(field, spec string) {
 }
 
 func (k *checker) intentions(c *Config) {
-	known := append(MeshServices(c), "*")
+	known := append(CatalogueOf(c).IdentityNames(), "*")
 	for i, in := range c.Intentions {
 		f := fmt.Sprintf("intention[%d]", i)
 		if !oneOf(in.Source, known...) {
@@ -546,7 +546,7 @@ func (k *checker) services(c *Config) {
 	before := len(k.errs)
 	var builtin []string
 	if sized(c) {
-		builtin = BuiltinServices(c)
+		builtin = CatalogueOf(c).Names()
 	}
 	seen := map[string]bool{}
 	for i, s := range c.Services {
