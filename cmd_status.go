@@ -109,7 +109,7 @@ func collectStatus(ctx context.Context, env *cliEnv) (Status, error) {
 			ss.Reason = downReason(ctx, s.store, rec)
 		}
 		for _, p := range sp.Ports {
-			ss.Ports = append(ss.Ports, fmt.Sprintf("%s:%d->%d", p.HostIP, p.HostPort, p.ContainerPort))
+			ss.Ports = append(ss.Ports, p.String())
 		}
 		if app, ok := cat.SidecarOf(sp.Name); ok {
 			ss.SidecarOf = app

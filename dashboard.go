@@ -50,7 +50,7 @@ func (d *dashboardSource) Snapshot(ctx context.Context) (webui.Snapshot, error) 
 			svc.WaitingOn = w
 		}
 		for _, p := range st.Ports {
-			svc.Ports = append(svc.Ports, fmt.Sprintf("%s:%d->%d/tcp", p.HostIP, p.HostPort, p.ContainerPort))
+			svc.Ports = append(svc.Ports, p.String())
 		}
 		for _, dep := range st.DependsOn {
 			svc.DependsOn = append(svc.DependsOn, dep.Service)
