@@ -100,9 +100,14 @@ func connectSettings(cfg *appliance.Config, user string) (ConnectSettings, error
 
 func printConnect(env *cliEnv, cs ConnectSettings) {
 	w := env.stdout
-	fmt.Fprintf(w, "Trino for tools on this host: %s (user %s; password: %s; CA %s)\n", cs.URL, cs.User, cs.PasswordIs, cs.CAFile)
+	fmt.Fprintln(w, connectLine(cs))
 	fmt.Fprintf(w, "  JDBC       %s\n", cs.JDBC)
 	fmt.Fprintf(w, "  DBeaver    %s\n", cs.DBeaver)
 	fmt.Fprintf(w, "  trino CLI  %s\n", cs.TrinoCLI)
 	fmt.Fprintf(w, "  Python     %s\n", cs.Python)
+}
+
+// connectLine is `moat connect`'s first line, which `moat up` prints too.
+func connectLine(cs ConnectSettings) string {
+	return fmt.Sprintf("Trino for tools on this host: %s (user %s; password: %s; CA %s)", cs.URL, cs.User, cs.PasswordIs, cs.CAFile)
 }

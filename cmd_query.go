@@ -20,7 +20,9 @@ func cmdQuery() command {
 		help: `
 Runs one statement through the zero-trust mesh as moat's own identity
 (orchestrator, mutual TLS to the coordinator's sidecar), impersonating --user
-so that the user's rights, masks and filters apply. Ctrl-C cancels the query on
+(default: notebook.user of moat.toml, analyst in the default), so that the
+user's rights, masks and filters apply: the orchestrator itself may read no
+table. Ctrl-C cancels the query on
 the server. Every query is recorded (user, statement hash, duration, rows,
 outcome; never a password).
 
@@ -28,7 +30,7 @@ Example:
   moat query --user analyst "SELECT count(*) FROM tpch.tiny.nation"`}
 	c.run = func(ctx context.Context, env *cliEnv, args []string) error {
 		fs := c.flags(env)
-		user := fs.String("user", "", "run as this [[user]] (default: orchestrator itself)")
+		user := fs.String("user", "", "run as this [[user]] (default: notebook.user)")
 		format := fs.String("format", "table", "output: table, csv or json")
 		return runParsed(func() error {
 			pos, err := c.parse(fs, args, func(n int) bool { return n == 1 })
@@ -54,7 +56,13 @@ func query(ctx context.Context, env *cliEnv, user, sql string, out rowWriter) er
 	if s.control == nil || !s.cfg.Trino.Enabled {
 		return errors.New("this config has no Trino (enable [mesh] and [trino])")
 	}
-	if user != "" && !s.cfg.HasUser(user) {
+	if user == "" && !s.cfg.HasUser(s.cfg.Notebook.User) {
+		return usageError{fmt.Sprintf("no --user given, and notebook.user %q is not a [[user]] of %s", s.cfg.Notebook.User, configName(s.cfg)), "moat query --user NAME \"SELECT 1\" (a [[user]] of moat.toml)"}
+	}
+	if user == "" {
+		user = s.cfg.Notebook.User
+	}
+	if !s.cfg.HasUser(user) {
 		return usageError{fmt.Sprintf("--user %q is not a [[user]] of %s", user, configName(s.cfg)), "moat query --user analyst \"SELECT 1\""}
 	}
 	if err := s.requireRunning(ctx, appliance.ServiceCoordinator); err != nil {
@@ -62,7 +70,7 @@ func query(ctx context.Context, env *cliEnv, user, sql string, out rowWriter) er
 	}
 	start := time.Now()
 	res, err := runQuery(ctx, s, user, sql, out)
-	rec := state.Query{User: orchestratorOr(user), Source: "cli", Duration: time.Since(start), Rows: res.Rows, Outcome: state.OutcomeOK}
+	rec := state.Query{User: user, Source: "cli", Duration: time.Since(start), Rows: res.Rows, Outcome: state.OutcomeOK}
 	rec.SetStatement(sql)
 	if err != nil {
 		rec.Outcome, rec.Error = state.OutcomeFailed, err.Error()
@@ -74,13 +82,6 @@ func query(ctx context.Context, env *cliEnv, user, sql string, out rowWriter) er
 		fmt.Fprintf(env.stderr, "warning: the query was not recorded: %v\n", rerr)
 	}
 	return err
-}
-
-func orchestratorOr(user string) string {
-	if user == "" {
-		return appliance.OrchestratorUser
-	}
-	return user
 }
 
 func runQuery(ctx context.Context, s *stack, user, sql string, out rowWriter) (trino.Result, error) {

@@ -86,6 +86,7 @@ func collectStatus(ctx context.Context, env *cliEnv) (Status, error) {
 	for _, in := range inv.Instances {
 		live[in.Service] = in
 	}
+	cat := appliance.CatalogueOf(s.cfg)
 	for _, sp := range s.topo.Services {
 		ss := ServiceStatus{Name: sp.Name, State: "missing", Health: "none", Ports: []string{}}
 		if in, ok := live[sp.Name]; ok {
@@ -108,11 +109,12 @@ func collectStatus(ctx context.Context, env *cliEnv) (Status, error) {
 			ss.Reason = downReason(ctx, s.store, rec)
 		}
 		for _, p := range sp.Ports {
-			ss.Ports = append(ss.Ports, fmt.Sprintf("%s:%d->%d", p.HostIP, p.HostPort, p.ContainerPort))
+			ss.Ports = append(ss.Ports, p.String())
 		}
-		if app, ok := appliance.SidecarOf(s.cfg, sp.Name); ok {
+		if app, ok := cat.SidecarOf(sp.Name); ok {
 			ss.SidecarOf = app
-			for _, u := range appliance.Upstreams(s.cfg, app) {
+			id, _ := cat.Identity(app)
+			for _, u := range id.Upstreams {
 				ss.Upstreams = append(ss.Upstreams, u.String())
 			}
 		}

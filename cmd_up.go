@@ -156,21 +156,21 @@ func startAndSupervise(ctx context.Context, s *stack, o upOptions, out io.Writer
 	if err := eng.Up(ctx, s.topo); err != nil {
 		return fmt.Errorf("up failed; what this attempt created was removed:\n%w", err)
 	}
+	// The host endpoint listens before the stack is announced, so that
+	// what up prints (and `moat connect` says) answers when it returns.
+	ws, err := openWorkstation(ctx, s)
+	if err != nil {
+		return errors.Join(err, stopStack(ctx, s, eng, out))
+	}
 	printReady(out, s)
 	serveUI, err := prepareDashboard(ctx, s, eng, o.terminal, o.log)
 	if err != nil {
+		ws.close()
 		return errors.Join(err, stopStack(ctx, s, eng, out))
 	}
 	onReady()
 	if o.open && s.dashboardURL != "" {
 		openBrowser(s.dashboardURL) // one-time: the token never reaches a command line
-	}
-	ws, err := openWorkstation(ctx, s)
-	if err != nil {
-		return errors.Join(err, stopStack(ctx, s, eng, out))
-	}
-	if ws != nil {
-		fmt.Fprintf(out, "  tools       https://127.0.0.1:%d (Trino for DBeaver, JDBC, the trino CLI, Python: `moat connect`)\n", s.cfg.Mesh.WorkstationPort)
 	}
 	// An actor's failure stops the stack and is the run's outcome.
 	serr := supervise(ctx, s, eng, out, serveUI, ws)
@@ -279,6 +279,9 @@ func printReady(out io.Writer, s *stack) {
 	}
 	if c.Trino.Enabled {
 		fmt.Fprintf(out, "  trino       moat query \"SELECT ...\" (through the mesh; the coordinator's sidecar on 127.0.0.1:%d accepts mesh mTLS only)\n", c.Mesh.CoordinatorPort)
+	}
+	if cs, err := connectSettings(c, ""); err == nil {
+		fmt.Fprintf(out, "  tools       %s (`moat connect` for JDBC, DBeaver, the trino CLI, Python)\n", connectLine(cs))
 	}
 	for _, svc := range c.Services {
 		spec, _ := s.topo.Service(svc.Name)

@@ -197,19 +197,13 @@ func verifyMatrix(ctx context.Context, s *stack) (mesh.Matrix, []state.VerifyRes
 	if err != nil {
 		return mesh.Matrix{}, nil, err
 	}
-	sources := appliance.MeshServices(s.cfg)
+	cat := appliance.CatalogueOf(s.cfg)
+	sources := cat.IdentityNames()
 	sidecars := map[string]int{}
-	if s.cfg.Trino.Enabled {
-		sidecars[appliance.ServiceCoordinator] = s.cfg.Mesh.CoordinatorPort
-	}
-	if s.cfg.Notebook.Enabled {
-		sidecars[appliance.ServiceNotebook] = s.cfg.Mesh.NotebookSidecarPort
-	}
 	var dests []string
-	for _, d := range sources {
-		if _, ok := sidecars[d]; ok {
-			dests = append(dests, d)
-		}
+	for _, id := range cat.Sidecared() {
+		sidecars[id.Name] = id.HostPort
+		dests = append(dests, id.Name)
 	}
 	m := mesh.ExpectedMatrix(sources, dests, append([]mesh.Intention{mesh.DefaultDeny}, s.control.Intentions()...))
 	var results []state.VerifyResult

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"moat/appliance"
+	"moat/mesh"
 	"moat/state"
 	"moat/supervisor"
 	"moat/webui"
@@ -42,14 +43,14 @@ func (d *dashboardSource) Snapshot(ctx context.Context) (webui.Snapshot, error) 
 			Restarts: st.Restarts, StartedAt: st.StartedAt, LastProbe: st.LastProbe, Reason: st.Reason,
 			Upstreams: d.upstreams(st.Name),
 		}
-		if app, ok := appliance.SidecarOf(d.s.cfg, st.Name); ok {
+		if app, ok := appliance.CatalogueOf(d.s.cfg).SidecarOf(st.Name); ok {
 			svc.Kind, svc.SidecarOf = webui.KindSidecar, app
 		}
 		if w, _, ok := strings.Cut(st.WaitingOn, " "); ok {
 			svc.WaitingOn = w
 		}
 		for _, p := range st.Ports {
-			svc.Ports = append(svc.Ports, fmt.Sprintf("%s:%d->%d/tcp", p.HostIP, p.HostPort, p.ContainerPort))
+			svc.Ports = append(svc.Ports, p.String())
 		}
 		for _, dep := range st.DependsOn {
 			svc.DependsOn = append(svc.DependsOn, dep.Service)
@@ -57,10 +58,14 @@ func (d *dashboardSource) Snapshot(ctx context.Context) (webui.Snapshot, error) 
 		snap.Services = append(snap.Services, svc)
 	}
 	if d.s.control != nil {
-		snap.Services = append(snap.Services, webui.Service{Name: appliance.OrchestratorUser, Kind: webui.KindMoat, Phase: string(supervisor.PhaseRunning),
-			Upstreams: d.upstreams(appliance.OrchestratorUser)})
-		snap.Intentions = append(snap.Intentions, webui.Intention{Source: "*", Destination: "*", Action: "deny"})
-		for _, in := range d.s.control.Intentions() {
+		// moat's own identities, which it holds while it supervises.
+		for _, id := range appliance.CatalogueOf(d.s.cfg).Identities {
+			if id.Native {
+				snap.Services = append(snap.Services, webui.Service{Name: id.Name, Kind: webui.KindMoat, Phase: string(supervisor.PhaseRunning),
+					Upstreams: d.upstreams(id.Name)})
+			}
+		}
+		for _, in := range append([]mesh.Intention{mesh.DefaultDeny}, d.s.control.Intentions()...) {
 			snap.Intentions = append(snap.Intentions, webui.Intention{Source: in.Source, Destination: in.Destination, Action: string(in.Action)})
 		}
 	}
@@ -79,7 +84,8 @@ func (d *dashboardSource) Snapshot(ctx context.Context) (webui.Snapshot, error) 
 
 func (d *dashboardSource) upstreams(service string) []webui.Upstream {
 	var out []webui.Upstream
-	for _, u := range appliance.Upstreams(d.s.cfg, service) {
+	id, _ := appliance.CatalogueOf(d.s.cfg).Identity(service)
+	for _, u := range id.Upstreams {
 		out = append(out, webui.Upstream{Destination: u.Destination, LocalBind: u.LocalBind})
 	}
 	return out

@@ -53,6 +53,14 @@ func openWorkstation(ctx context.Context, s *stack) (*workstationEndpoint, error
 	return &workstationEndpoint{ln: ln, id: id}, nil
 }
 
+// close releases an endpoint that will not be served (nil: none).
+func (w *workstationEndpoint) close() {
+	if w != nil {
+		w.ln.Close()
+		w.id.Close()
+	}
+}
+
 // serve accepts until ctx ends, then closes the listener and waits for
 // every connection it carries.
 func (w *workstationEndpoint) serve(ctx context.Context) error {

@@ -124,6 +124,14 @@ func checkMeshStack(t *testing.T, s *testStack) {
 	if !strings.Contains(out, "all 6 services are up") {
 		t.Fatalf("up:\n%s", out)
 	}
+	// up ends with the dashboard, the notebook and `moat connect`'s first
+	// line, and the endpoint that line names already answers.
+	connect := strings.SplitN(s.mustMoat("connect"), "\n", 2)[0]
+	for _, want := range []string{"  dashboard   http://", "  notebook    http://127.0.0.1:", "  tools       " + connect} {
+		if !strings.Contains(out, want) {
+			t.Errorf("up's output lacks %q:\n%s", want, out)
+		}
+	}
 	scanForSecrets(t, s, "after up")
 
 	t.Run("query through the mesh", func(t *testing.T) {

@@ -83,12 +83,8 @@ func openConfigMode(ctx context.Context, cfg *appliance.Config, mode openMode) (
 	if err != nil {
 		return nil, err
 	}
-	if s.topo, err = appliance.Plan(cfg, s.secrets); err != nil {
-		s.close()
-		return nil, err
-	}
 	if mode == modeProvision {
-		if err := s.secrets.Save(); err != nil {
+		if err := appliance.Provision(cfg, s.secrets); err != nil {
 			s.close()
 			return nil, err
 		}
@@ -117,8 +113,11 @@ func openConfigMode(ctx context.Context, cfg *appliance.Config, mode openMode) (
 				return p.RunInWithFiles(ctx, in.ID, img, args, files)
 			}
 		}
-		s.control.AttachGates(&s.topo)
 		s.closers = append(s.closers, func() error { s.control.Close(); return nil })
+	}
+	if s.topo, err = appliance.Plan(cfg, s.secrets, s.control); err != nil {
+		s.close()
+		return nil, err
 	}
 	return s, nil
 }

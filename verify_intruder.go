@@ -169,7 +169,7 @@ func appAttacks(c *appliance.Config, name, consulIP string) []attack {
 		}
 	}
 	if consulIP != "" {
-		for _, svc := range appliance.MeshServices(c) {
+		for _, svc := range appliance.CatalogueOf(c).IdentityNames() {
 			out = append(out, attack{from: name, target: leafTarget(net.JoinHostPort(consulIP, strconv.Itoa(mesh.DefaultHTTPSPort)), svc),
 				why: name + " takes " + svc + "'s identity (leaf certificate) from Consul's HTTPS API without a client certificate"})
 		}
@@ -199,7 +199,7 @@ func appAttacks(c *appliance.Config, name, consulIP string) []attack {
 func hostAttacks(c *appliance.Config, consulIP string) []attack {
 	var out []attack
 	published := "127.0.0.1:" + strconv.Itoa(c.Mesh.HTTPSPort)
-	for _, svc := range appliance.MeshServices(c) {
+	for _, svc := range appliance.CatalogueOf(c).IdentityNames() {
 		out = append(out, attack{from: "host", target: leafTarget(published, svc),
 			why: "a local user takes " + svc + "'s identity from Consul's published API without moat's client certificate"})
 	}

@@ -64,7 +64,9 @@ func PlanAddresses(c *Config) Addresses {
 	m, _ := netip.ParsePrefix(c.Mesh.Subnet)
 	t, _ := netip.ParsePrefix(c.Trino.Subnet)
 	a := Addresses{Consul: nth(m, 2), CoordinatorMesh: nth(m, 3), Notebook: nth(m, 4), Coordinator: nth(t, 10)}
-	for i := 1; i <= c.Trino.Workers; i++ {
+	// Validation refuses more than maxWorkers, and must itself be able
+	// to ask for the addresses of a config it is about to refuse.
+	for i := 1; i <= min(c.Trino.Workers, maxWorkers); i++ {
 		a.Workers = append(a.Workers, nth(t, 10+i))
 	}
 	return a
@@ -77,8 +79,9 @@ func tokenSecret(service string) string {
 }
 func catalogEnv(secret string) string { return "MOAT_SECRET_" + strings.ToUpper(secret) }
 
-// planBuiltin plans Consul, the sidecars, Trino and the notebook.
-func planBuiltin(c *Config, sec *Secrets) (supervisor.Topology, error) {
+// planBuiltin plans Consul, the sidecars, Trino and the notebook; with a
+// control plane k, each is equipped for its role (Control.equip).
+func planBuiltin(c *Config, sec *Secrets, k *Control) (supervisor.Topology, error) {
 	var t supervisor.Topology
 	addr := PlanAddresses(c)
 	if c.Mesh.Enabled {
@@ -116,6 +119,14 @@ func planBuiltin(c *Config, sec *Secrets) (supervisor.Topology, error) {
 	if c.Mesh.Enabled {
 		// After the fixed subnets, so that Docker's choice avoids them.
 		t.Networks = append(t.Networks, supervisor.Network{Name: ControlNetwork})
+	}
+	if k != nil {
+		cat := CatalogueOf(c)
+		for i := range t.Services {
+			if b, ok := cat.Service(t.Services[i].Name); ok {
+				k.equip(&t.Services[i], b, cat)
+			}
+		}
 	}
 	return t, nil
 }
@@ -189,10 +200,8 @@ func consulSpec(c *Config, sec *Secrets, addr Addresses) (supervisor.Spec, error
 // sidecarServices are the applications that get a sidecar.
 func sidecarServices(c *Config) []string {
 	var out []string
-	for _, s := range MeshServices(c) {
-		if IsMeshService(c, s) {
-			out = append(out, s)
-		}
+	for _, id := range CatalogueOf(c).Sidecared() {
+		out = append(out, id.Name)
 	}
 	return out
 }
@@ -305,47 +314,66 @@ func UserPassword(c *Config, sec *Secrets, name string) string {
 	return sec.Ensure(userSecret(name))
 }
 
-// passwordFile returns the bcrypt password file, reusing the one written
-// before while it still holds the same passwords (a new salt would change the
-// nodes' config hash on every up). Whether it does is decided by an HMAC of
-// the passwords, keyed with a secret, kept beside it: bcrypt's deliberate
+// passwordFile returns the bcrypt password file for users: the one written
+// before (writePasswordFile) while it still holds the same passwords, or,
+// when there is none or it is stale, one made in memory at bcrypt's lowest
+// cost (nothing starts from it: only moat up provisions, and it writes the
+// file first). Whether the file is current is decided by an HMAC of the
+// passwords, keyed with a secret, kept beside it: bcrypt's deliberate
 // slowness is paid once per password change, not by every command.
 func passwordFile(c *Config, sec *Secrets, users []trino.User) ([]byte, error) {
-	path := filepath.Join(c.DataDir(), "trino", "password.db")
+	if old, ok := currentPasswordFile(c, sec, users); ok {
+		return old, nil
+	}
+	return trino.PasswordFile(users, trino.MinBcryptCost)
+}
+
+func passwordFilePath(c *Config) string { return filepath.Join(c.DataDir(), "trino", "password.db") }
+
+// passwordSum is the HMAC of users' passwords that marks a current file.
+func passwordSum(sec *Secrets, users []trino.User) string {
 	mac := hmac.New(sha256.New, []byte(sec.Ensure(SecretPasswordDBKey)))
 	for _, u := range users {
 		fmt.Fprintf(mac, "%s\x00%s\n", u.Name, u.Password)
 	}
-	sum := hex.EncodeToString(mac.Sum(nil))
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// currentPasswordFile is the file written before, when its sum says it
+// holds users' passwords.
+func currentPasswordFile(c *Config, sec *Secrets, users []trino.User) ([]byte, bool) {
+	path := passwordFilePath(c)
 	old, err := os.ReadFile(path)
-	if err == nil {
-		if prev, _ := os.ReadFile(path + ".sum"); string(prev) == sum {
-			return old, nil
-		}
-		if sec.ReadOnly() { // a command that changes nothing: the file as it is
-			return old, nil
-		}
-		if trino.CheckPasswordFile(old, users) == nil { // still right: keep it (and its salt)
-			return old, os.WriteFile(path+".sum", []byte(sum), 0o600)
-		}
+	if err != nil {
+		return nil, false
 	}
-	cost := trino.DefaultBcryptCost
-	if sec.ReadOnly() {
-		// Nothing is started from it, so nothing is written and bcrypt's
-		// slowness buys nothing.
-		cost = trino.MinBcryptCost
+	prev, _ := os.ReadFile(path + ".sum")
+	return old, string(prev) == passwordSum(sec, users)
+}
+
+// writePasswordFile (provisioning) writes the password file of c's users,
+// keeping the one written before (and its salt: a new one would change the
+// nodes' config hash) while it still checks against every password.
+func writePasswordFile(c *Config, sec *Secrets) error {
+	users := trinoUsers(c, sec)
+	if _, ok := currentPasswordFile(c, sec, users); ok {
+		return nil
 	}
-	data, err := trino.PasswordFile(users, cost)
-	if err != nil || sec.ReadOnly() {
-		return data, err
+	path, sum := passwordFilePath(c), passwordSum(sec, users)
+	if old, err := os.ReadFile(path); err == nil && trino.CheckPasswordFile(old, users) == nil {
+		return os.WriteFile(path+".sum", []byte(sum), 0o600)
+	}
+	data, err := trino.PasswordFile(users, trino.DefaultBcryptCost)
+	if err != nil {
+		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, err
+		return err
 	}
 	if err := os.WriteFile(path, data, 0o600); err != nil {
-		return nil, err
+		return err
 	}
-	return data, os.WriteFile(path+".sum", []byte(sum), 0o600)
+	return os.WriteFile(path+".sum", []byte(sum), 0o600)
 }
 
 func trinoSpecs(c *Config, sec *Secrets, addr Addresses) ([]supervisor.Spec, error) {

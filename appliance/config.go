@@ -19,6 +19,10 @@ type Config struct {
 	// Dir is the folder relative paths resolve against.
 	Path string `toml:"-"`
 	Dir  string `toml:"-"`
+
+	// src is the decoded file, for the checks that need this host's facts
+	// (FitsHost) to name its lines too.
+	src *source
 }
 
 // Appliance holds the settings of the whole stack.
@@ -169,9 +173,9 @@ type Service struct {
 	Entrypoint        []string          `toml:"entrypoint"`
 	Command           []string          `toml:"command"`
 	Env               map[string]string `toml:"env"`
-	Ports             []string          `toml:"ports"`
-	Volumes           []string          `toml:"volumes"`
-	DependsOn         []string          `toml:"depends_on"`
+	Ports             []PortMapping     `toml:"ports"`
+	Volumes           []VolumeMount     `toml:"volumes"`
+	DependsOn         []Dependency      `toml:"depends_on"`
 	Health            []string          `toml:"health"`
 	HealthInterval    Duration          `toml:"health_interval"`
 	HealthTimeout     Duration          `toml:"health_timeout"`

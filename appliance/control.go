@@ -245,21 +245,16 @@ func (k *Control) ConsulReady(ctx context.Context) error {
 // registrations are the mesh services with their sidecars.
 func (k *Control) registrations() []mesh.Registration {
 	var out []mesh.Registration
-	if k.cfg.Trino.Enabled {
-		out = append(out, mesh.Registration{
-			Service: ServiceCoordinator, ID: ServiceCoordinator,
-			Address: k.addr.Coordinator.String(), Port: TrinoHTTPSPort,
-			SidecarPort: SidecarPort, SidecarAddress: k.addr.CoordinatorMesh.String(),
-			LocalRequestTimeout: 10 * time.Minute,
-		})
-	}
-	if k.cfg.Notebook.Enabled {
+	for _, id := range CatalogueOf(k.cfg).Sidecared() {
 		reg := mesh.Registration{
-			Service: ServiceNotebook, ID: ServiceNotebook, Address: "127.0.0.1", Port: 8888,
-			SidecarPort: SidecarPort, SidecarAddress: k.addr.Notebook.String(),
+			Service: id.Name, ID: id.Name, Address: id.AppAddress, Port: id.AppPort,
+			SidecarPort: SidecarPort, SidecarAddress: id.SidecarAddress,
+			LocalRequestTimeout: id.RequestTimeout,
 		}
-		if k.cfg.Trino.Enabled {
-			reg.Upstreams = []mesh.Upstream{{DestinationName: ServiceCoordinator, LocalBindAddress: "127.0.0.1", LocalBindPort: NotebookUpstreamPort}}
+		for _, u := range id.Upstreams {
+			host, port, _ := net.SplitHostPort(u.LocalBind)
+			n, _ := strconv.Atoi(port)
+			reg.Upstreams = append(reg.Upstreams, mesh.Upstream{DestinationName: u.Destination, LocalBindAddress: host, LocalBindPort: n})
 		}
 		out = append(out, reg)
 	}
@@ -269,7 +264,7 @@ func (k *Control) registrations() []mesh.Registration {
 // MirrorHealth tells Consul what moat observes of a mesh service, so that
 // the catalog (and the sidecars' routing) tells the truth.
 func (k *Control) MirrorHealth(ctx context.Context, t supervisor.Transition) error {
-	if t.Service != ServiceCoordinator && t.Service != ServiceNotebook {
+	if id, ok := CatalogueOf(k.cfg).Identity(t.Service); !ok || id.Native {
 		return nil
 	}
 	c, err := k.Consul()
@@ -404,9 +399,11 @@ func (k *Control) trinoClient(ctx context.Context) (*http.Client, error) {
 
 // nativeIdentities are the Connect-native identities moat itself holds.
 func (k *Control) nativeIdentities() []string {
-	out := []string{OrchestratorUser}
-	if HasWorkstation(k.cfg) {
-		out = append(out, WorkstationIdentity)
+	var out []string
+	for _, id := range CatalogueOf(k.cfg).Identities {
+		if id.Native {
+			out = append(out, id.Name)
+		}
 	}
 	return out
 }
@@ -442,9 +439,8 @@ func (k *Control) newIdentity(ctx context.Context, name string) (*mesh.Identity,
 	if err != nil {
 		return nil, fmt.Errorf("moat's mesh identity (%s): %w", name, err)
 	}
-	id.SetAddress(ServiceCoordinator, "127.0.0.1:"+strconv.Itoa(k.cfg.Mesh.CoordinatorPort))
-	if k.cfg.Notebook.Enabled {
-		id.SetAddress(ServiceNotebook, "127.0.0.1:"+strconv.Itoa(k.cfg.Mesh.NotebookSidecarPort))
+	for _, dst := range CatalogueOf(k.cfg).Sidecared() {
+		id.SetAddress(dst.Name, "127.0.0.1:"+strconv.Itoa(dst.HostPort))
 	}
 	return id, nil
 }
@@ -542,13 +538,19 @@ func (k *Control) EnvoyReady(service string) func(context.Context) error {
 	}
 }
 
-// both passes when a then b pass.
-func both(a, b func(context.Context) error) func(context.Context) error {
+// all is a gate that passes when every one of gates passes, checked in
+// order (nil when there are none).
+func all(gates []func(context.Context) error) func(context.Context) error {
+	if len(gates) == 0 {
+		return nil
+	}
 	return func(ctx context.Context) error {
-		if err := a(ctx); err != nil {
-			return err
+		for _, g := range gates {
+			if err := g(ctx); err != nil {
+				return err
+			}
 		}
-		return b(ctx)
+		return nil
 	}
 }
 
@@ -597,40 +599,31 @@ func (k *Control) UpstreamReady(ctx context.Context) error {
 	return fmt.Errorf("the notebook's upstream %s does not answer yet: %s", url, detail)
 }
 
-// AttachGates sets the readiness gates (and Envoy's bootstrap step) of the
-// built-in services in topo.
-func (k *Control) AttachGates(topo *supervisor.Topology) {
-	envoy := k.cfg.Mesh.Proxy == "envoy"
-	for i := range topo.Services {
-		s := &topo.Services[i]
+// equip gives the built-in service b (planned as s) what only a running
+// control plane can do, by its role in the catalogue: a readiness gate, a
+// preparation (an Envoy bootstrap) and a pre-stop action.
+func (k *Control) equip(s *supervisor.Spec, b Builtin, cat Catalogue) {
+	switch b.Role {
+	case RoleConsul:
+		s.Gate = k.ConsulReady
+	case RoleCoordinator:
+		s.Gate = k.CoordinatorReady
+	case RoleWorker:
+		s.Gate = k.WorkerReady(b.Name)
+		s.PreStop = k.ShutdownWorker(b.Name, b.IP.String())
+	case RoleSidecar:
+		var gates []func(context.Context) error
+		if k.cfg.Mesh.Proxy == "envoy" {
+			gates = append(gates, k.EnvoyReady(b.App))
+			s.Prepare = k.EnvoyBootstrap(b.App)
+		}
+		app, _ := cat.Service(b.App)
 		switch {
-		case s.Name == ServiceConsul:
-			s.Gate = k.ConsulReady
-		case s.Name == ServiceCoordinator:
-			s.Gate = k.CoordinatorReady
-		case s.Name == ServiceCoordinator+SidecarSuffix:
-			s.Gate = k.ClusterReady
-			if envoy {
-				s.Gate = both(k.EnvoyReady(ServiceCoordinator), k.ClusterReady)
-				s.Prepare = k.EnvoyBootstrap(ServiceCoordinator)
-			}
-		case s.Name == ServiceNotebook+SidecarSuffix:
-			if k.cfg.Trino.Enabled && k.Exec != nil {
-				s.Gate = k.UpstreamReady
-			}
-			if envoy {
-				s.Gate = k.EnvoyReady(ServiceNotebook)
-				if k.cfg.Trino.Enabled && k.Exec != nil {
-					s.Gate = both(s.Gate, k.UpstreamReady)
-				}
-				s.Prepare = k.EnvoyBootstrap(ServiceNotebook)
-			}
+		case app.Role == RoleCoordinator:
+			gates = append(gates, k.ClusterReady)
+		case k.cfg.Trino.Enabled && k.Exec != nil:
+			gates = append(gates, k.UpstreamReady) // the application's upstream to Trino
 		}
-		for j, ip := range k.addr.Workers {
-			if s.Name == ServiceWorker+"-"+strconv.Itoa(j+1) {
-				s.Gate = k.WorkerReady(s.Name)
-				s.PreStop = k.ShutdownWorker(s.Name, ip.String())
-			}
-		}
+		s.Gate = all(gates)
 	}
 }

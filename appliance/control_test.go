@@ -41,7 +41,10 @@ func TestEnvoyBootstrapKeepsTheTokenOutOfArgv(t *testing.T) {
 		}
 	}
 	// The Consul container holds the token file the exec names.
-	topo, err := Plan(cfg, sec)
+	if err := Provision(cfg, sec); err != nil {
+		t.Fatal(err)
+	}
+	topo, err := Plan(cfg, sec, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

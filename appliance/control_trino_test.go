@@ -53,11 +53,13 @@ func TestShutdownWorkerFromInsideItsNamespace(t *testing.T) {
 		t.Error("the shared secret is in the request, or the token in argv")
 	}
 
-	topo, err := Plan(cfg, sec)
+	if err := Provision(cfg, sec); err != nil {
+		t.Fatal(err)
+	}
+	topo, err := Plan(cfg, sec, k)
 	if err != nil {
 		t.Fatal(err)
 	}
-	k.AttachGates(&topo)
 	for _, s := range topo.Services {
 		isWorker := strings.HasPrefix(s.Name, ServiceWorker+"-")
 		if (s.Name == ServiceCoordinator || isWorker) && s.Gate == nil {

@@ -104,6 +104,7 @@ func Parse(data []byte, path string) (*Config, error) {
 		}
 	}
 	c.Path = path
+	c.src = src
 	c.Dir = "."
 	if path != "" {
 		c.Dir = filepath.Dir(path)
@@ -195,6 +196,29 @@ func (s *source) value(path string, prim toml.Primitive, rv reflect.Value) {
 		return
 	}
 	switch {
+	case t.Kind() == reflect.Slice && reflect.PointerTo(t.Elem()).Implements(textUnmarshaler):
+		// A list of typed values ("8080:80", "data:/var/lib"): every bad
+		// item is reported, each at the list's line.
+		var items []toml.Primitive
+		if err := s.md.PrimitiveDecode(prim, &items); err != nil {
+			s.wrongType(path, prim, t)
+			return
+		}
+		list := reflect.MakeSlice(t, 0, len(items))
+		for _, item := range items {
+			// The values are written as strings: TOML's decoder would
+			// hand an integer to UnmarshalText as its digits.
+			var raw any
+			if _ = s.md.PrimitiveDecode(item, &raw); reflect.TypeOf(raw) != reflect.TypeFor[string]() {
+				s.wrongType(path, item, t.Elem())
+				continue
+			}
+			nv := reflect.New(t.Elem())
+			if s.decodeLeaf(path, item, nv) {
+				list = reflect.Append(list, nv.Elem())
+			}
+		}
+		rv.Set(list)
 	case t.Kind() == reflect.Struct:
 		if keys, ok := s.tableOf(path, prim, rv); ok {
 			s.table(path, keys, rv)
@@ -251,17 +275,26 @@ func (s *source) tableOf(path string, prim toml.Primitive, rv reflect.Value) (ma
 // leaf decodes one value; rv keeps its old value when it fails.
 func (s *source) leaf(path string, prim toml.Primitive, rv reflect.Value) {
 	nv := reflect.New(rv.Type())
+	if s.decodeLeaf(path, prim, nv) {
+		rv.Set(nv.Elem())
+	}
+}
+
+// decodeLeaf decodes prim into the pointer nv, reporting at path's line
+// why it cannot.
+func (s *source) decodeLeaf(path string, prim toml.Primitive, nv reflect.Value) bool {
 	err := s.md.PrimitiveDecode(prim, nv.Interface())
 	var pe toml.ParseError
 	switch {
 	case err == nil:
-		rv.Set(nv.Elem())
+		return true
 	case errors.As(err, &pe):
-		// A value the field's type refused (a duration, a size).
+		// A value the field's type refused (a duration, a size, a port).
 		s.errs = append(s.errs, &FieldError{s.file, s.lines.line(path), path, pe.Message})
 	default:
-		s.wrongType(path, prim, rv.Type())
+		s.wrongType(path, prim, nv.Elem().Type())
 	}
+	return false
 }
 
 // wrongType reports a value whose TOML type does not fit the field.
@@ -310,6 +343,10 @@ func expected(t reflect.Type) string {
 		return `a "quoted duration" such as "30s"`
 	case t == reflect.TypeFor[Bytes]():
 		return `a "quoted size" such as "512MB"`
+	case reflect.PointerTo(t).Implements(textUnmarshaler):
+		return `a "quoted string"`
+	case t.Kind() == reflect.Slice && reflect.PointerTo(t.Elem()).Implements(textUnmarshaler):
+		return `an array of "quoted strings"`
 	}
 	switch t.Kind() {
 	case reflect.Int, reflect.Int64:

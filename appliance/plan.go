@@ -1,10 +1,6 @@
 package appliance
 
 import (
-	"bufio"
-	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"moat/report"
@@ -29,78 +25,6 @@ const (
 	SidecarSuffix      = "-sidecar"
 )
 
-// BuiltinServices are the names of the services c makes moat run.
-func BuiltinServices(c *Config) []string {
-	var out []string
-	if c.Mesh.Enabled {
-		out = append(out, ServiceConsul)
-	}
-	if c.Trino.Enabled {
-		out = append(out, ServiceCoordinator)
-		for i := 1; i <= c.Trino.Workers; i++ {
-			out = append(out, ServiceWorker+"-"+strconv.Itoa(i))
-		}
-		if c.Mesh.Enabled {
-			out = append(out, ServiceCoordinator+SidecarSuffix)
-		}
-	}
-	if c.Notebook.Enabled {
-		out = append(out, ServiceNotebook, ServiceNotebook+SidecarSuffix)
-	}
-	return out
-}
-
-// MeshServices are the mesh identities intentions may name.
-func MeshServices(c *Config) []string {
-	out := []string{OrchestratorUser}
-	if HasWorkstation(c) {
-		out = append(out, WorkstationIdentity)
-	}
-	if c.Trino.Enabled {
-		out = append(out, ServiceCoordinator)
-	}
-	if c.Notebook.Enabled {
-		out = append(out, ServiceNotebook)
-	}
-	return out
-}
-
-// HasWorkstation reports whether moat offers the host endpoint.
-func HasWorkstation(c *Config) bool {
-	return c.Mesh.Enabled && c.Trino.Enabled && c.Mesh.WorkstationPort != 0
-}
-
-// IsMeshService reports whether name is a service with a sidecar.
-func IsMeshService(c *Config, name string) bool {
-	return (name == ServiceCoordinator && c.Trino.Enabled && c.Mesh.Enabled) || (name == ServiceNotebook && c.Notebook.Enabled)
-}
-
-// Upstream is a mesh service's localhost door to another one.
-type Upstream struct {
-	Destination string
-	LocalBind   string // "127.0.0.1:8080"
-}
-
-func (u Upstream) String() string { return u.Destination + "@" + u.LocalBind }
-
-// Upstreams are the localhost upstreams of a mesh service (the orchestrator's
-// is its published door to the coordinator's sidecar).
-func Upstreams(c *Config, service string) []Upstream {
-	switch {
-	case service == ServiceNotebook && c.Trino.Enabled:
-		return []Upstream{{ServiceCoordinator, "127.0.0.1:" + strconv.Itoa(NotebookUpstreamPort)}}
-	case service == OrchestratorUser && c.Trino.Enabled && c.Mesh.Enabled:
-		return []Upstream{{ServiceCoordinator, "127.0.0.1:" + strconv.Itoa(c.Mesh.CoordinatorPort)}}
-	}
-	return nil
-}
-
-// SidecarOf returns the application whose sidecar service is.
-func SidecarOf(c *Config, service string) (string, bool) {
-	app, ok := strings.CutSuffix(service, SidecarSuffix)
-	return app, ok && IsMeshService(c, app)
-}
-
 func reportDefinition(r Report) report.Definition {
 	d := report.Definition{Name: r.Name, SQL: r.SQL, RunAs: r.RunAs, Schedule: r.Schedule, PageSize: r.PageSize}
 	if r.Chart != nil {
@@ -118,24 +42,6 @@ func (c *Config) ReportDefinitions() []report.Definition {
 	return out
 }
 
-// HostMemory is the memory of this host in bytes (MemTotal), or 0 when it
-// cannot be read (the check is then skipped).
-func HostMemory() int64 {
-	f, err := os.Open("/proc/meminfo")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "MemTotal:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return kb * 1024
-		}
-	}
-	return 0
-}
-
 // extraSpecs are the [[service]] entries as supervisor specs.
 func extraSpecs(c *Config) []supervisor.Spec {
 	specs := make([]supervisor.Spec, 0, len(c.Services))
@@ -144,7 +50,7 @@ func extraSpecs(c *Config) []supervisor.Spec {
 	}
 	// Dependencies on built-in services resolve against placeholders here;
 	// Plan puts the real ones in.
-	for _, name := range BuiltinServices(c) {
+	for _, name := range CatalogueOf(c).Names() {
 		specs = append(specs, supervisor.Spec{Name: name})
 	}
 	return specs
@@ -172,19 +78,13 @@ func serviceSpec(c *Config, s Service) supervisor.Spec {
 		spec.StopGrace = c.Appliance.StopGrace.D()
 	}
 	for _, p := range s.Ports {
-		if port, err := parsePort(p); err == nil {
-			spec.Ports = append(spec.Ports, port)
-		}
+		spec.Ports = append(spec.Ports, p.Port)
 	}
 	for _, v := range s.Volumes {
-		if m, err := parseVolume(v); err == nil {
-			spec.Mounts = append(spec.Mounts, m)
-		}
+		spec.Mounts = append(spec.Mounts, v.Mount)
 	}
 	for _, d := range s.DependsOn {
-		if dep, err := parseDependency(d); err == nil {
-			spec.DependsOn = append(spec.DependsOn, dep)
-		}
+		spec.DependsOn = append(spec.DependsOn, d.Dependency)
 	}
 	if len(s.Health) > 0 {
 		spec.Health = &supervisor.Probe{

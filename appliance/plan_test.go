@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -43,6 +44,7 @@ func planJSON(t *testing.T, topo supervisor.Topology) []byte {
 		Files   []file `json:"files,omitempty"`
 		Gate    bool   `json:"gate,omitempty"`
 		Prepare bool   `json:"prepare,omitempty"`
+		PreStop bool   `json:"pre_stop,omitempty"`
 		Hash    string `json:"config_hash"`
 	}
 	var out struct {
@@ -52,7 +54,7 @@ func planJSON(t *testing.T, topo supervisor.Topology) []byte {
 	}
 	out.Networks, out.Volumes = topo.Networks, topo.Volumes
 	for _, s := range topo.Services {
-		js := spec{Spec: s, Gate: s.Gate != nil, Prepare: s.Prepare != nil, Hash: "(stable)"}
+		js := spec{Spec: s, Gate: s.Gate != nil, Prepare: s.Prepare != nil, PreStop: s.PreStop != nil, Hash: "(stable)"}
 		for _, f := range s.Files {
 			content := string(f.Content)
 			if strings.HasSuffix(f.Path, "password.db") {
@@ -100,15 +102,17 @@ func TestPlanGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			sec := fakeSecrets(t, dir)
-			topo, err := Plan(c, sec)
+			if err := Provision(c, sec); err != nil {
+				t.Fatal(err)
+			}
+			topo, err := Plan(c, sec, NewControl(c, sec))
 			if err != nil {
 				t.Fatal(err)
 			}
-			NewControl(c, sec).AttachGates(&topo)
 			checkGolden(t, tc.name, []byte(strings.ReplaceAll(string(planJSON(t, topo)), dir, "$DATA_DIR")))
 			// Planning twice gives the same config hashes: nothing is
 			// re-created on the next up (the password file is reused).
-			again, _ := Plan(c, sec)
+			again, _ := Plan(c, sec, nil)
 			for i := range topo.Services {
 				if topo.Services[i].ConfigHash() != again.Services[i].ConfigHash() {
 					t.Errorf("%s: config hash changed between two plans", topo.Services[i].Name)
@@ -127,22 +131,94 @@ func TestPasswordFileReuse(t *testing.T) {
 		t.Fatal(err)
 	}
 	sec := fakeSecrets(t, dir)
-	users := []trino.User{{Name: "moat", Password: "fake-password-one"}, {Name: "analyst", Password: "fake-password-two"}}
-	first, err := passwordFile(c, sec, users)
-	if err != nil {
+	path := filepath.Join(dir, "trino", "password.db")
+	if err := writePasswordFile(c, sec); err != nil {
 		t.Fatal(err)
 	}
-	again, _ := passwordFile(c, sec, users)
-	if string(again) != string(first) {
+	first, _ := os.ReadFile(path)
+	users := trinoUsers(c, sec)
+	if trino.CheckPasswordFile(first, users) != nil {
+		t.Fatal("the written file does not check against the users' passwords")
+	}
+	if err := writePasswordFile(c, sec); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := os.ReadFile(path); string(again) != string(first) {
 		t.Error("same passwords: the file was rewritten")
 	}
-	users[1].Password = "fake-password-three"
-	changed, _ := passwordFile(c, sec, users)
+	if planned, _ := passwordFile(c, sec, users); string(planned) != string(first) {
+		t.Error("the plan does not use the current file")
+	}
+	sec.Set(userSecret("analyst"), "fake-password-three")
+	users = trinoUsers(c, sec)
+	// Planning with a stale file changes nothing on disk.
+	if planned, _ := passwordFile(c, sec, users); trino.CheckPasswordFile(planned, users) != nil {
+		t.Error("the plan's in-memory file does not hold the new password")
+	}
+	if now, _ := os.ReadFile(path); string(now) != string(first) {
+		t.Error("planning wrote the password file")
+	}
+	if err := writePasswordFile(c, sec); err != nil {
+		t.Fatal(err)
+	}
+	changed, _ := os.ReadFile(path)
 	if string(changed) == string(first) || trino.CheckPasswordFile(changed, users) != nil {
 		t.Error("a changed password did not give a new, matching file")
 	}
-	sum, _ := os.ReadFile(filepath.Join(dir, "trino", "password.db.sum"))
+	sum, _ := os.ReadFile(path + ".sum")
 	if len(sum) != 64 || strings.Contains(string(sum), "fake-password") {
 		t.Errorf("the fingerprint %q", sum)
+	}
+}
+
+// Planning is pure: it writes nothing (no secret, no certificate, no
+// password file) and, on secrets that may change, refuses to plan with
+// what was never provisioned instead of inventing it.
+func TestPlanWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	c, err := Parse([]byte("[appliance]\ndata_dir = \""+dir+"\"\n"), "moat.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec, err := OpenSecrets(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Plan(c, sec, nil); err == nil || !strings.Contains(err.Error(), "not provisioned") {
+		t.Errorf("plan before provisioning: %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("planning wrote into the data dir: %v", entries)
+	}
+	if names := sec.Names(); len(names) != 0 {
+		t.Errorf("planning added secrets: %v", names)
+	}
+	if err := Provision(c, sec); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{SecretsFile, "trino/password.db", "trino/password.db.sum"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("provisioning did not write %s: %v", f, err)
+		}
+	}
+	before := sec.Names()
+	topo, err := Plan(c, sec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(topo.Services) == 0 || !slices.Equal(before, sec.Names()) {
+		t.Errorf("the plan after provisioning: %d services, secrets %v → %v", len(topo.Services), before, sec.Names())
+	}
+	// A read-only command plans with placeholders and writes nothing.
+	ro, err := OpenSecretsReadOnly(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, _ := Parse([]byte("[appliance]\ndata_dir = \""+t.TempDir()+"\"\n"), "moat.toml")
+	if _, err := Plan(c2, ro, nil); err != nil {
+		t.Errorf("read-only plan: %v", err)
+	}
+	if entries, _ := os.ReadDir(c2.DataDir()); len(entries) != 0 {
+		t.Errorf("a read-only plan wrote into the data dir: %v", entries)
 	}
 }

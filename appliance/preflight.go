@@ -1,6 +1,7 @@
 package appliance
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -42,7 +43,7 @@ func Preflight(ctx context.Context, c *Config, topo supervisor.Topology, rt supe
 	out = append(out, Check{Name: rt.Name() + " engine", OK: true, Detail: "reachable"})
 	out = append(out, portChecks(ctx, c, topo, rt)...)
 	out = append(out, subnetChecks(topo)...)
-	out = append(out, diskCheck(c))
+	out = append(out, diskCheck(c), memoryCheck(c, HostMemory()))
 	if im, ok := rt.(supervisor.ImageManager); ok {
 		out = append(out, imageChecks(ctx, topo, im, pull)...)
 	}
@@ -270,4 +271,34 @@ func NeedsPull(ctx context.Context, topo supervisor.Topology, im supervisor.Imag
 		}
 	}
 	return out
+}
+
+// memoryCheck is FitsHost on this host's memory.
+func memoryCheck(c *Config, memory int64) Check {
+	ck := Check{Name: "host memory", OK: true, Detail: "not known here: not checked"}
+	if memory > 0 {
+		ck.Detail = fmt.Sprintf("%dMiB: enough for the planned cluster", memory>>20)
+	}
+	if err := c.FitsHost(memory); err != nil {
+		ck.OK, ck.Detail, ck.Fix = false, err.Error(), "lower the setting named, or run on a host with more memory"
+	}
+	return ck
+}
+
+// HostMemory is the memory of this host in bytes (MemTotal), or 0 when it
+// cannot be read (the check is then skipped).
+func HostMemory() int64 {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "MemTotal:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
 }

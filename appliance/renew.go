@@ -105,10 +105,14 @@ func (r *Renewer) Run(ctx context.Context) error {
 	}
 }
 
-// renew reissues what is due (Plan calls EnsureCert for every certificate),
-// saves it, and delivers what changed to the services holding it.
+// renew reissues what is due (provisioning calls EnsureCert for every
+// certificate, and saves), then delivers what changed, as the plan now has
+// it, to the services holding it.
 func (r *Renewer) renew(ctx context.Context) error {
-	topo, err := Plan(r.Config, r.Secrets)
+	if err := Provision(r.Config, r.Secrets); err != nil {
+		return err
+	}
+	topo, err := Plan(r.Config, r.Secrets, nil)
 	if err != nil {
 		return err
 	}

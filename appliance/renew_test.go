@@ -23,7 +23,10 @@ func TestRenewerDeliversReissuedCertificates(t *testing.T) {
 		t.Fatal(err)
 	}
 	sec := fakeSecrets(t, dir)
-	running, err := Plan(c, sec)
+	if err := Provision(c, sec); err != nil {
+		t.Fatal(err)
+	}
+	running, err := Plan(c, sec, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,8 +6,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -60,6 +62,35 @@ type Secrets struct {
 	// Ensure or Set would add lives in overlay, in this process only.
 	readOnly bool
 	overlay  map[string]string
+}
+
+// snapshot is a read-only copy of s as it is now, for the plan: what the
+// plan would generate stays in the copy's overlay, where unprovisioned
+// lists it.
+func (s *Secrets) snapshot() *Secrets {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.caMu.Lock()
+	defer s.caMu.Unlock()
+	v := &Secrets{path: s.path, values: maps.Clone(s.values), readOnly: true, overlay: maps.Clone(s.overlay), ca: s.ca}
+	return v
+}
+
+// unprovisioned lists what a snapshot generated for itself: the secrets the
+// plan needed that were not there.
+func (s *Secrets) unprovisioned(base *Secrets) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	base.mu.Lock()
+	defer base.mu.Unlock()
+	var out []string
+	for name := range s.overlay {
+		if _, ok := base.get(name); !ok {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // ErrSecretsReadOnly is Save's answer for secrets opened read-only.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,12 +26,42 @@ func (c *Config) DataDir() string {
 	return abs
 }
 
-// Plan turns the config into the topology moat runs.
-func Plan(c *Config, sec *Secrets) (supervisor.Topology, error) {
+// Provision makes, and saves, everything the plan of c needs that does not
+// exist yet: secrets, moat's CA and certificates, and Trino's password
+// file. Only `moat up` provisions; every other command plans with what is
+// there.
+func Provision(c *Config, sec *Secrets) error {
+	if sec.ReadOnly() {
+		return ErrSecretsReadOnly
+	}
+	// The plan's own code asks for what it needs: on secrets that may
+	// change, each request makes what is missing.
+	if _, err := planBuiltin(c, sec, nil); err != nil {
+		return err
+	}
+	if c.Trino.Enabled {
+		if err := writePasswordFile(c, sec); err != nil {
+			return err
+		}
+	}
+	return sec.Save()
+}
+
+// Plan turns the config into the topology moat runs; with k (moat's
+// control plane, nil for a command that starts nothing) each built-in
+// service gets its readiness gate and actions. It changes nothing:
+// it plans on a read-only snapshot of sec. With secrets that may change
+// (moat up), what the plan needs must have been provisioned first; with
+// read-only ones, what is missing is a placeholder kept in memory.
+func Plan(c *Config, sec *Secrets, k *Control) (supervisor.Topology, error) {
 	topo := supervisor.Topology{Project: c.Appliance.Project}
-	builtin, err := planBuiltin(c, sec)
+	view := sec.snapshot()
+	builtin, err := planBuiltin(c, view, k)
 	if err != nil {
 		return topo, err
+	}
+	if missing := view.unprovisioned(sec); !sec.ReadOnly() && len(missing) > 0 {
+		return topo, fmt.Errorf("the plan needs secrets that were not provisioned (%s): run Provision first", strings.Join(missing, ", "))
 	}
 	topo.Networks = append(topo.Networks, builtin.Networks...)
 	if len(c.Services) > 0 {

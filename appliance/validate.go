@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"net"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -24,8 +23,6 @@ import (
 type checker struct {
 	*source
 	errs ConfigErrors
-	// hostMemory is this host's memory in bytes (0: unknown, not checked).
-	hostMemory int64
 	// missing collects, per replaced list ("user"), the defaults the file
 	// did not write that name entries it dropped: one message per list.
 	missing map[string][]string
@@ -108,7 +105,7 @@ func oneOf(v string, allowed ...string) bool { return slices.Contains(allowed, v
 const maxWorkers = 16
 
 func validate(c *Config, src *source) ConfigErrors {
-	k := &checker{source: src, hostMemory: HostMemory(), missing: map[string][]string{}}
+	k := &checker{source: src, missing: map[string][]string{}}
 	k.appliance(c.Appliance)
 	k.dashboard(c.Dashboard)
 	k.mesh(c)
@@ -307,13 +304,32 @@ func (k *checker) memory(c *Config) {
 		}
 		k.errs = append(k.errs, &FieldError{File: k.file, Line: k.lines.line(field), Msg: e.Error()})
 	}
-	k.hostFit(c, plan)
+}
+
+// FitsHost checks c against a host with memory bytes of memory (0: not
+// known, nothing checked): a cluster that needs more is refused, naming the
+// one setting to lower and by how much, at its line of the file. Loading a
+// config reads nothing of the host; pre-flight brings its facts here.
+func (c *Config) FitsHost(memory int64) error {
+	if !c.Trino.Enabled || !sized(c) || memory <= 0 {
+		return nil
+	}
+	src := c.src
+	if src == nil {
+		src = &source{file: configFile(c), lines: lineIndex{}, set: map[string]bool{}}
+	}
+	k := &checker{source: src, missing: map[string][]string{}}
+	k.hostFit(c, memoryPlan(c), memory)
+	if len(k.errs) == 0 {
+		return nil
+	}
+	return k.errs
 }
 
 // hostFit refuses a cluster that needs more memory than the host has,
 // naming the one setting to lower and by how much, all in MiB.
-func (k *checker) hostFit(c *Config, plan trino.MemoryPlan) {
-	host := k.hostMemory / trino.MiB * trino.MiB
+func (k *checker) hostFit(c *Config, plan trino.MemoryPlan, memory int64) {
+	host := memory / trino.MiB * trino.MiB
 	total := plan.Total()
 	if host <= 0 || total <= host {
 		return
@@ -508,7 +524,7 @@ func (k *checker) schedule(field, spec string) {
 }
 
 func (k *checker) intentions(c *Config) {
-	known := append(MeshServices(c), "*")
+	known := append(CatalogueOf(c).IdentityNames(), "*")
 	for i, in := range c.Intentions {
 		f := fmt.Sprintf("intention[%d]", i)
 		if !oneOf(in.Source, known...) {
@@ -530,7 +546,7 @@ func (k *checker) services(c *Config) {
 	before := len(k.errs)
 	var builtin []string
 	if sized(c) {
-		builtin = BuiltinServices(c)
+		builtin = CatalogueOf(c).Names()
 	}
 	seen := map[string]bool{}
 	for i, s := range c.Services {
@@ -547,21 +563,6 @@ func (k *checker) services(c *Config) {
 		if s.Restart != "" && !oneOf(s.Restart, "always", "on-failure", "never") {
 			k.add(f+".restart", s.Restart, "must be always, on-failure or never")
 		}
-		for _, p := range s.Ports {
-			if _, err := parsePort(p); err != nil {
-				k.add(f+".ports", s.Ports, "%v", err)
-			}
-		}
-		for _, v := range s.Volumes {
-			if _, err := parseVolume(v); err != nil {
-				k.add(f+".volumes", s.Volumes, "%v", err)
-			}
-		}
-		for _, d := range s.DependsOn {
-			if _, err := parseDependency(d); err != nil {
-				k.add(f+".depends_on", s.DependsOn, "%v", err)
-			}
-		}
 		if s.HealthRetries < 0 {
 			k.add(f+".health_retries", s.HealthRetries, "must be 0 or more")
 		}
@@ -577,60 +578,10 @@ func (k *checker) services(c *Config) {
 	}
 }
 
-// parsePort reads "[IP:]HOST:CONTAINER" (IP defaults to 127.0.0.1).
-func parsePort(s string) (supervisor.Port, error) {
-	parts := strings.Split(s, ":")
-	bad := fmt.Errorf("%q is not a port mapping: write HOST:CONTAINER or IP:HOST:CONTAINER, e.g. 127.0.0.1:8080:80", s)
-	ip := "127.0.0.1"
-	switch len(parts) {
-	case 2:
-	case 3:
-		ip, parts = parts[0], parts[1:]
-		if net.ParseIP(ip) == nil {
-			return supervisor.Port{}, bad
-		}
-	default:
-		return supervisor.Port{}, bad
+// configFile names c's file in errors.
+func configFile(c *Config) string {
+	if c.Path == "" {
+		return DefaultFile + " (embedded default)"
 	}
-	host, err1 := strconv.Atoi(parts[0])
-	cont, err2 := strconv.Atoi(parts[1])
-	if err1 != nil || err2 != nil || host < 1 || host > 65535 || cont < 1 || cont > 65535 {
-		return supervisor.Port{}, bad
-	}
-	return supervisor.Port{HostIP: ip, HostPort: host, ContainerPort: cont}, nil
-}
-
-// parseVolume reads "NAME:/path[:ro]": the project volume NAME at /path.
-func parseVolume(s string) (supervisor.Mount, error) {
-	parts := strings.Split(s, ":")
-	bad := fmt.Errorf("%q is not a volume mount: write NAME:/path or NAME:/path:ro, e.g. data:/var/lib/data", s)
-	if len(parts) < 2 || len(parts) > 3 || !nameRe.MatchString(parts[0]) || !strings.HasPrefix(parts[1], "/") {
-		return supervisor.Mount{}, bad
-	}
-	m := supervisor.Mount{Volume: parts[0], Target: parts[1]}
-	if len(parts) == 3 {
-		if parts[2] != "ro" {
-			return supervisor.Mount{}, bad
-		}
-		m.ReadOnly = true
-	}
-	return m, nil
-}
-
-// parseDependency reads "NAME" (healthy), "NAME:started" or "NAME:completed".
-func parseDependency(s string) (supervisor.Dependency, error) {
-	name, cond, ok := strings.Cut(s, ":")
-	d := supervisor.Dependency{Service: name, Condition: supervisor.Healthy}
-	if ok {
-		d.Condition = supervisor.Condition(cond)
-	}
-	switch d.Condition {
-	case supervisor.Started, supervisor.Healthy, supervisor.Completed:
-	default:
-		return d, fmt.Errorf("%q: the condition after : must be started, healthy or completed", s)
-	}
-	if name == "" {
-		return d, fmt.Errorf("%q: name a service", s)
-	}
-	return d, nil
+	return c.Path
 }

@@ -91,10 +91,8 @@ func hostPorts(c *Config) []published {
 	}
 	for i, s := range c.Services {
 		for _, p := range s.Ports {
-			if port, err := parsePort(p); err == nil {
-				ip, _ := netip.ParseAddr(port.HostIP)
-				out = append(out, published{fmt.Sprintf("service[%d].ports", i), p, ip.Unmap(), port.HostPort, ""})
-			}
+			ip, _ := netip.ParseAddr(p.HostIP)
+			out = append(out, published{fmt.Sprintf("service[%d].ports", i), p.String(), ip.Unmap(), p.HostPort, ""})
 		}
 	}
 	return out

@@ -56,8 +56,8 @@ func TestHostFit(t *testing.T) {
 		{8 << 30, "moat.toml:2: trino.workers = 8: Trino needs 13824MiB of memory (coordinator 1536MiB + 8 × worker 1536MiB, each heap + JVM overhead) but this host has 8192MiB: lower it to at most 4"},
 		{2<<30 + 12345, "trino.worker_heap = \"1GB\" (default): Trino needs 13824MiB"},
 	} {
-		k := &checker{source: src, hostMemory: tc.host}
-		k.hostFit(c, memoryPlan(c))
+		k := &checker{source: src}
+		k.hostFit(c, memoryPlan(c), tc.host)
 		got := k.errs.Error()
 		if tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
 			t.Errorf("host %d: %q; want %q", tc.host, got, tc.want)

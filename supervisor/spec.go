@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"net"
 	"os"
 	"sort"
+	"strconv"
 	"time"
 )
 
@@ -71,6 +73,20 @@ type Port struct {
 	HostPort      int    `json:"host_port"`
 	ContainerPort int    `json:"container_port"`
 	Protocol      string `json:"protocol,omitempty"` // tcp (default) or udp
+}
+
+// String is how status and the dashboard show a published port:
+// "127.0.0.1:8888->8888" (with "/udp" for UDP).
+func (p Port) String() string {
+	ip := p.HostIP
+	if ip == "" {
+		ip = "127.0.0.1"
+	}
+	s := net.JoinHostPort(ip, strconv.Itoa(p.HostPort)) + "->" + strconv.Itoa(p.ContainerPort)
+	if p.Protocol == "udp" {
+		s += "/udp"
+	}
+	return s
 }
 
 // Mount places a named volume of the project at Target.

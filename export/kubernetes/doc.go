@@ -4,8 +4,8 @@
 // CronJobs and their image's Dockerfile, a secrets script and a README, all
 // derived from the same plan the single-host stack runs (appliance.Plan,
 // appliance.TrinoCluster, trino.RenderNode, appliance.Control.Intentions,
-// appliance.Upstreams). Where a chart cannot carry the plan as it is (its
-// plain-HTTP probes and drain against an HTTPS-only Trino), the values
+// the catalogue's upstreams). Where a chart cannot carry the plan as it is
+// (its plain-HTTP probes and drain against an HTTPS-only Trino), the values
 // work around it and the README says so.
 //
 // Nothing it writes holds a secret value: secrets reach the cluster only

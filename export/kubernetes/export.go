@@ -154,7 +154,15 @@ func newPlan(cfg *appliance.Config, opts Options) (*plan, error) {
 	if pl.worker, err = trino.RenderNode(pl.cluster, pl.cluster.Workers[0]); err != nil {
 		return nil, err
 	}
-	if pl.topo, err = appliance.Plan(cfg, sec); err != nil {
+	// The plan's secrets are provisioned into that folder (a copy of the
+	// config whose data dir it is): nothing of the user's data dir is read
+	// or written.
+	provisioned := *cfg
+	provisioned.Appliance.DataDir = tmp
+	if err := appliance.Provision(&provisioned, sec); err != nil {
+		return nil, err
+	}
+	if pl.topo, err = appliance.Plan(&provisioned, sec, nil); err != nil {
 		return nil, err
 	}
 	ctl := appliance.NewControl(cfg, sec)
@@ -189,13 +197,6 @@ func Check(cfg *appliance.Config, opts Options) error {
 	}
 	for i, s := range cfg.Services {
 		field := fmt.Sprintf("service[%d] (%s)", i, s.Name)
-		for _, v := range s.Volumes {
-			src, _, _ := strings.Cut(v, ":")
-			if strings.HasPrefix(src, "/") || strings.HasPrefix(src, ".") || strings.HasPrefix(src, "~") {
-				add(field+".volumes", "%q bind-mounts a host path, which a pod on another node cannot see: "+
-					"use a named volume (NAME:/path, exported as a PersistentVolumeClaim) or put the files in a ConfigMap", v)
-			}
-		}
 		add(field, "extra services are not exported: write a Deployment and Service for %s (image %s) beside notebook.yaml, "+
 			"or remove the [[service]] before exporting", s.Name, s.Image)
 	}

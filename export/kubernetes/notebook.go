@@ -22,12 +22,13 @@ const (
 	annTProxy    = "consul.hashicorp.com/transparent-proxy"
 )
 
-// upstreamAnnotation writes appliance.Upstreams of service as consul-k8s's
+// upstreamAnnotation writes the catalogue's upstreams of service as consul-k8s's
 // "destination:port" list; consul-k8s binds upstreams on 127.0.0.1, as moat.
 func (pl *plan) upstreamAnnotation(service string) (string, string, error) {
 	var out []string
 	port := ""
-	for _, u := range appliance.Upstreams(pl.cfg, service) {
+	id, _ := appliance.CatalogueOf(pl.cfg).Identity(service)
+	for _, u := range id.Upstreams {
 		host, p, ok := strings.Cut(u.LocalBind, ":")
 		if !ok || host != "127.0.0.1" {
 			return "", "", fmt.Errorf("%s's upstream %s: consul-k8s binds upstreams on 127.0.0.1 only", service, u)

@@ -1,0 +1,189 @@
+package appliance
+
+import (
+	"net/netip"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// The catalogue is the one table of what moat runs itself: every built-in
+// service with its role, sidecar and fixed address, and every mesh
+// identity with its doors. The plan, the control plane, verify, status and
+// the dashboard read it; none of them switches on service names.
+
+// Role is what a built-in service is to moat.
+type Role string
+
+const (
+	RoleConsul      Role = "consul"
+	RoleCoordinator Role = "trino-coordinator"
+	RoleWorker      Role = "trino-worker"
+	RoleNotebook    Role = "notebook"
+	// RoleSidecar is a mesh proxy in its application's network namespace.
+	RoleSidecar Role = "sidecar"
+)
+
+// Builtin is one service moat runs itself.
+type Builtin struct {
+	Name string
+	Role Role
+	// App is the application a sidecar serves; Sidecar is an
+	// application's sidecar ("" when it has none).
+	App, Sidecar string
+	// IP is the service's fixed address (Trino nodes: on the trino
+	// network; Consul and the notebook: on the mesh network).
+	IP netip.Addr
+}
+
+// Identity is a mesh identity: a name intentions may use.
+type Identity struct {
+	Name string
+	// Native identities are held by moat itself (orchestrator, the host
+	// endpoint's workstation); the others are applications behind a
+	// sidecar.
+	Native bool
+	// HostPort is the sidecar's public mTLS listener published on host
+	// loopback, where moat's own identities (and verify) reach it.
+	HostPort int
+	// AppAddress and AppPort are where the sidecar finds its application
+	// (Consul's registration); SidecarAddress is the sidecar's own
+	// address on the mesh network.
+	AppAddress     string
+	AppPort        int
+	SidecarAddress string
+	// Upstreams are the identity's localhost doors to others.
+	Upstreams []Upstream
+	// RequestTimeout is the sidecar's limit on one request to its
+	// application (0: the proxy's default).
+	RequestTimeout time.Duration
+}
+
+// Upstream is a mesh service's localhost door to another one.
+type Upstream struct {
+	Destination string
+	LocalBind   string // "127.0.0.1:8080"
+}
+
+func (u Upstream) String() string { return u.Destination + "@" + u.LocalBind }
+
+// Catalogue is the table of c's built-in services and mesh identities.
+type Catalogue struct {
+	Services   []Builtin // in the order the plan lists them
+	Identities []Identity
+}
+
+// CatalogueOf is the catalogue of what c makes moat run.
+func CatalogueOf(c *Config) Catalogue {
+	var k Catalogue
+	addr := PlanAddresses(c)
+	mesh, trinoOn, notebook := c.Mesh.Enabled, c.Trino.Enabled, c.Notebook.Enabled
+	if mesh {
+		k.Services = append(k.Services, Builtin{Name: ServiceConsul, Role: RoleConsul, IP: addr.Consul})
+	}
+	if trinoOn {
+		coord := Builtin{Name: ServiceCoordinator, Role: RoleCoordinator, IP: addr.Coordinator}
+		if mesh {
+			coord.Sidecar = ServiceCoordinator + SidecarSuffix
+		}
+		k.Services = append(k.Services, coord)
+		for i, ip := range addr.Workers {
+			k.Services = append(k.Services, Builtin{Name: ServiceWorker + "-" + strconv.Itoa(i+1), Role: RoleWorker, IP: ip})
+		}
+		if mesh {
+			k.Services = append(k.Services, Builtin{Name: coord.Sidecar, Role: RoleSidecar, App: ServiceCoordinator})
+		}
+	}
+	if notebook {
+		k.Services = append(k.Services,
+			Builtin{Name: ServiceNotebook, Role: RoleNotebook, Sidecar: ServiceNotebook + SidecarSuffix, IP: addr.Notebook},
+			Builtin{Name: ServiceNotebook + SidecarSuffix, Role: RoleSidecar, App: ServiceNotebook})
+	}
+
+	toCoordinator := func(port int) []Upstream {
+		if !trinoOn {
+			return nil
+		}
+		return []Upstream{{ServiceCoordinator, "127.0.0.1:" + strconv.Itoa(port)}}
+	}
+	orchestrator := Identity{Name: OrchestratorUser, Native: true}
+	if mesh {
+		orchestrator.Upstreams = toCoordinator(c.Mesh.CoordinatorPort)
+	}
+	k.Identities = append(k.Identities, orchestrator)
+	if HasWorkstation(c) {
+		// The host endpoint: tools on the host reach the coordinator at
+		// this door, as workstation.
+		k.Identities = append(k.Identities, Identity{Name: WorkstationIdentity, Native: true, Upstreams: toCoordinator(c.Mesh.WorkstationPort)})
+	}
+	if trinoOn {
+		k.Identities = append(k.Identities, Identity{Name: ServiceCoordinator, HostPort: c.Mesh.CoordinatorPort,
+			AppAddress: addr.Coordinator.String(), AppPort: TrinoHTTPSPort, SidecarAddress: addr.CoordinatorMesh.String(),
+			RequestTimeout: 10 * time.Minute}) // queries' long polls
+	}
+	if notebook {
+		k.Identities = append(k.Identities, Identity{Name: ServiceNotebook, HostPort: c.Mesh.NotebookSidecarPort,
+			AppAddress: "127.0.0.1", AppPort: 8888, SidecarAddress: addr.Notebook.String(),
+			Upstreams: toCoordinator(NotebookUpstreamPort)})
+	}
+	return k
+}
+
+// HasWorkstation reports whether moat offers the host endpoint.
+func HasWorkstation(c *Config) bool {
+	return c.Mesh.Enabled && c.Trino.Enabled && c.Mesh.WorkstationPort != 0
+}
+
+// Names are the built-in services' names.
+func (k Catalogue) Names() []string {
+	out := make([]string, len(k.Services))
+	for i, b := range k.Services {
+		out[i] = b.Name
+	}
+	return out
+}
+
+// Service is the built-in service name.
+func (k Catalogue) Service(name string) (Builtin, bool) {
+	i := slices.IndexFunc(k.Services, func(b Builtin) bool { return b.Name == name })
+	if i < 0 {
+		return Builtin{}, false
+	}
+	return k.Services[i], true
+}
+
+// Identity is the mesh identity name.
+func (k Catalogue) Identity(name string) (Identity, bool) {
+	i := slices.IndexFunc(k.Identities, func(id Identity) bool { return id.Name == name })
+	if i < 0 {
+		return Identity{}, false
+	}
+	return k.Identities[i], true
+}
+
+// IdentityNames are the names intentions may use.
+func (k Catalogue) IdentityNames() []string {
+	out := make([]string, len(k.Identities))
+	for i, id := range k.Identities {
+		out[i] = id.Name
+	}
+	return out
+}
+
+// Sidecared are the identities behind a sidecar: the destinations a mesh
+// connection can reach.
+func (k Catalogue) Sidecared() []Identity {
+	var out []Identity
+	for _, id := range k.Identities {
+		if !id.Native {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// SidecarOf returns the application whose sidecar service is.
+func (k Catalogue) SidecarOf(service string) (string, bool) {
+	b, ok := k.Service(service)
+	return b.App, ok && b.Role == RoleSidecar
+}
