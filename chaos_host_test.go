@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -1014,16 +1013,7 @@ func chaosQueryFlood(t *testing.T, s *testStack) {
 
 func runQueryFlood(t *testing.T, s *testStack, clients, queries int) floodResult {
 	var res floodResult
-	var cs ConnectSettings
-	if err := json.Unmarshal([]byte(s.mustMoat("connect", "--json")), &cs); err != nil {
-		t.Fatal(err)
-	}
-	caPEM, err := os.ReadFile(cs.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
+	cs, pool := s.hostEndpoint()
 	password := strings.TrimSpace(s.mustMoat("secrets", "show", "user_analyst"))
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, MaxIdleConnsPerHost: clients}}
 	const clientName = "moat-chaos-flood"

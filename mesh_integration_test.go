@@ -554,19 +554,27 @@ print("none visible")`
 	})
 }
 
-// checkWorkstation connects as a tool on the host would: the official Go
-// client, moat's CA file, a user's password, and nothing else.
-func checkWorkstation(t *testing.T, s *testStack) {
+// hostEndpoint is what a tool on the host is given: `moat connect`'s
+// settings and a pool holding moat's CA file, nothing else.
+func (s *testStack) hostEndpoint() (ConnectSettings, *x509.CertPool) {
+	s.t.Helper()
 	var cs ConnectSettings
 	if err := json.Unmarshal([]byte(s.mustMoat("connect", "--json")), &cs); err != nil {
-		t.Fatal(err)
+		s.t.Fatal(err)
 	}
 	caPEM, err := os.ReadFile(cs.CAFile)
 	if err != nil {
-		t.Fatal(err)
+		s.t.Fatal(err)
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
+	return cs, pool
+}
+
+// checkWorkstation connects as a tool on the host would: the official Go
+// client, moat's CA file, a user's password, and nothing else.
+func checkWorkstation(t *testing.T, s *testStack) {
+	cs, pool := s.hostEndpoint()
 	password := strings.TrimSpace(s.mustMoat("secrets", "show", "user_analyst"))
 	query := func(pw string) (int, error) {
 		client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
@@ -592,7 +600,7 @@ func checkWorkstation(t *testing.T, s *testStack) {
 		t.Errorf("a wrong password through the endpoint: %v; want Trino's Invalid credentials", err)
 	}
 	setIntention(t, s.consul(), "workstation", "trino-coordinator", "deny")
-	_, err = query(password)
+	_, err := query(password)
 	setIntention(t, s.consul(), "workstation", "trino-coordinator", "allow")
 	if err == nil {
 		t.Error("the endpoint still answers with workstation → trino-coordinator denied")

@@ -7,7 +7,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -50,16 +49,7 @@ func TestCertificateRenewal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cs ConnectSettings
-	if err := json.Unmarshal([]byte(s.mustMoat("connect", "--json")), &cs); err != nil {
-		t.Fatal(err)
-	}
-	caPEM, err := os.ReadFile(cs.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(caPEM)
+	cs, roots := s.hostEndpoint()
 	consulAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Mesh.HTTPSPort))
 	// Trino's own certificate, end to end through the host endpoint and the
 	// mesh (the coordinator's address is not reachable from the host).
