@@ -360,7 +360,7 @@ func TestPortHolder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := fmt.Sprintf("[{127.0.0.1 %d 8080 tcp}]", port); fmt.Sprint(in.Ports) != want {
+	if want := fmt.Sprintf("[127.0.0.1:%d->8080]", port); fmt.Sprint(in.Ports) != want || in.Ports[0].Protocol != "tcp" {
 		t.Errorf("Inspect ports %v, want %s", in.Ports, want)
 	}
 }
