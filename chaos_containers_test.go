@@ -229,6 +229,7 @@ func meshFacts(t testing.TB, s *testStack) string {
 // killed service restarted, and nothing changed in Consul's tokens,
 // policies and intentions or in the secrets; `moat verify` passes at the end.
 func TestChaosKillEachContainerKind(t *testing.T) {
+	t.Parallel() // with the other mesh-stack tests: each has its own subnets and ports
 	n := chaosKills(t)
 	s := newChaosMeshStack(t)
 	s.mustMoat("up", "-d")

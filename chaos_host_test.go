@@ -314,6 +314,7 @@ run_as = "analyst"
 // and down; a "reboot"; Consul's data volume removed while down; a query
 // flood while a worker is killed.
 func TestChaosHostMesh(t *testing.T) {
+	t.Parallel() // with the other mesh-stack tests: each has its own subnets and ports
 	s := newMeshStack(t, false)
 	cfg, err := os.ReadFile(s.config)
 	if err != nil {

@@ -57,6 +57,9 @@ type testStack struct {
 	project string
 	dataDir string
 	apiPort int
+	// env, when set, is the environment of every moat the test runs (and
+	// so of the background supervisor); nil inherits the test's.
+	env []string
 }
 
 func newTestStack(t *testing.T, extra string) *testStack {
@@ -71,14 +74,19 @@ func newTestStack(t *testing.T, extra string) *testStack {
 }
 
 // moat runs the binary with --config and returns its combined output.
-func (s *testStack) moat(args ...string) (string, error) { return runMoat(s.config, args...) }
+func (s *testStack) moat(args ...string) (string, error) { return runMoatEnv(s.config, s.env, args...) }
 
 // runMoat runs the moat binary with --config and returns its combined
 // output, bounded in time.
-func runMoat(config string, args ...string) (string, error) {
+func runMoat(config string, args ...string) (string, error) { return runMoatEnv(config, nil, args...) }
+
+// runMoatEnv is runMoat with the environment env (nil: the test's).
+func runMoatEnv(config string, env []string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, moatBin, append(args, "--config", config)...).CombinedOutput()
+	cmd := exec.CommandContext(ctx, moatBin, append(args, "--config", config)...)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
 

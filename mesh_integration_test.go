@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -55,7 +56,7 @@ func newMeshStack(t testing.TB, official bool) *testStack {
 	}
 	dir := t.TempDir()
 	s := &testStack{t: t, project: fmt.Sprintf("mm%d", rand.IntN(1e8)), dataDir: filepath.Join(dir, "data")}
-	n := rand.IntN(200) + 20
+	n := meshSubnetIndex()
 	cfg := strings.NewReplacer(
 		`project = "moat-mesh"`, fmt.Sprintf("project = %q", s.project),
 		`data_dir = "../.moat-mesh"`, fmt.Sprintf("data_dir = %q", s.dataDir),
@@ -74,6 +75,21 @@ func newMeshStack(t testing.TB, official bool) *testStack {
 	}
 	t.Cleanup(s.cleanup)
 	return s
+}
+
+// meshSubnets hands each mesh stack of this test process a third octet of
+// its own (172.28.N and 172.29.N): the mesh-stack tests run in parallel. A
+// random start keeps two test processes apart too, most of the time.
+var meshSubnets = struct {
+	sync.Mutex
+	next int
+}{next: rand.IntN(200)}
+
+func meshSubnetIndex() int {
+	meshSubnets.Lock()
+	defer meshSubnets.Unlock()
+	meshSubnets.next = (meshSubnets.next + 1) % 200
+	return meshSubnets.next + 20
 }
 
 // consul is a management client of the stack's Consul (for changes made
@@ -116,7 +132,10 @@ func setIntention(t *testing.T, c *api.Client, src, dst, action string) {
 	}
 }
 
-func TestMeshStack(t *testing.T) { checkMeshStack(t, newMeshStack(t, false)) }
+func TestMeshStack(t *testing.T) {
+	t.Parallel() // with the other mesh-stack tests: each has its own subnets and ports
+	checkMeshStack(t, newMeshStack(t, false))
+}
 
 // checkMeshStack brings the zero-trust stack up and proves its claims.
 func checkMeshStack(t *testing.T, s *testStack) {

@@ -39,8 +39,11 @@ const renewalLifetime = 3 * time.Minute
 // alone), a query in flight across the renewal returns all its rows, the
 // mesh still carries queries afterwards, and no container was replaced.
 func TestCertificateRenewal(t *testing.T) {
-	t.Setenv(appliance.CertLifetimeEnv, renewalLifetime.String()) // inherited by `moat up -d`'s child
+	t.Parallel()
 	s := newMeshStack(t, false)
+	// This stack's moats alone (and `moat up -d`'s child) get the short
+	// lifetime: the other stacks' tests run beside this one.
+	s.env = append(os.Environ(), appliance.CertLifetimeEnv+"="+renewalLifetime.String())
 	out := s.mustMoat("up", "-d")
 	if !strings.Contains(out, "all 6 services are up") {
 		t.Fatalf("up:\n%s", out)
