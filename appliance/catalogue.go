@@ -57,6 +57,9 @@ type Identity struct {
 	// RequestTimeout is the sidecar's limit on one request to its
 	// application (0: the proxy's default).
 	RequestTimeout time.Duration
+	// OpaqueTLS: clients speak TLS to the application itself, through
+	// the sidecar at L4, so no sidecar can read their HTTP (Trino).
+	OpaqueTLS bool
 }
 
 // Upstream is a mesh service's localhost door to another one.
@@ -119,7 +122,7 @@ func CatalogueOf(c *Config) Catalogue {
 	if trinoOn {
 		k.Identities = append(k.Identities, Identity{Name: ServiceCoordinator, HostPort: c.Mesh.CoordinatorPort,
 			AppAddress: addr.Coordinator.String(), AppPort: TrinoHTTPSPort, SidecarAddress: addr.CoordinatorMesh.String(),
-			RequestTimeout: 10 * time.Minute}) // queries' long polls
+			RequestTimeout: 10 * time.Minute, OpaqueTLS: true}) // queries' long polls
 	}
 	if notebook {
 		k.Identities = append(k.Identities, Identity{Name: ServiceNotebook, HostPort: c.Mesh.NotebookSidecarPort,

@@ -539,6 +539,10 @@ func (k *checker) intentions(c *Config) {
 		if len(in.HTTP) > 0 && c.Mesh.Proxy != "envoy" {
 			k.add(f+".http", nil, "HTTP path and method rules need mesh.proxy = \"envoy\" (the built-in proxy only sees TCP)")
 		}
+		if id, ok := CatalogueOf(c).Identity(in.Destination); len(in.HTTP) > 0 && (in.Destination == "*" || ok && id.OpaqueTLS) {
+			k.add(f+".http", nil, "HTTP path and method rules cannot apply to %s: its clients speak TLS to the application itself, "+
+				"carried by the sidecar at L4, so no proxy sees their HTTP; use an allow or deny intention, and [[policy]] for what a user may do in Trino", in.Destination)
+		}
 	}
 }
 
