@@ -34,8 +34,11 @@ test: test-deps lint check-generated test-go fuzz-short ## everything the projec
 
 test-deps: consul registry test-images chromium python3 ## install what the tests need
 
+# -parallel 4: the mesh-stack tests (t.Parallel) spend their time waiting on
+# containers, so four at once on two cores shorten the root package by
+# minutes; each has its own project, subnets and ports.
 test-go:
-	CI=$${CI:-} $(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
+	CI=$${CI:-} $(GO) test -count=1 -parallel 4 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$') 2>/dev/null); \
