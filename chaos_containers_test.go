@@ -251,9 +251,12 @@ func TestChaosKillEachContainerKind(t *testing.T) {
 	rng.Shuffle(len(kills), func(i, j int) { kills[i], kills[j] = kills[j], kills[i] })
 	took := map[string][]time.Duration{}
 	for i, kind := range kills {
-		// The fault's timing: a random moment of the healthy stack, not a
-		// wait for anything.
-		time.Sleep(time.Duration(rng.Int64N(int64(time.Second))))
+		// The fault's timing: after a random number (0-3) of further
+		// observations of the whole stack healthy, so that a kill lands at
+		// once after recovery or later in the steady state.
+		for range rng.IntN(4) {
+			st = s.allUp(fmt.Sprintf("kill %d of %d (%s): the stack still healthy", i+1, len(kills), kind), 3*time.Minute)
+		}
 		before := restartsOf(st, kind)
 		at := time.Now()
 		dockerCLI(t, "kill", s.project+"-"+kind)
