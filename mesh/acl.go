@@ -6,48 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/consul/api"
 )
 
-// ErrAlreadyBootstrapped means the ACL system of this Consul data directory
-// was bootstrapped before: its management token cannot be asked for again.
-var ErrAlreadyBootstrapped = errors.New("the Consul ACL system is already bootstrapped: " +
-	"the management token must come from moat's secrets file (consul_management_token in <data_dir>/secrets.toml); " +
-	"if it is lost, remove the consul volume (moat down --volumes) or follow Consul's ACL reset procedure")
-
-// Bootstrap asks the Consul server at addr (host:port of its HTTP API) for
-// the initial management token. It waits, until ctx ends, for the server to
-// elect itself leader; a server bootstrapped before gives
-// ErrAlreadyBootstrapped. The token is returned, never logged.
-func Bootstrap(ctx context.Context, addr string) (managementToken string, err error) {
-	client, err := api.NewClient(&api.Config{Address: addr})
-	if err != nil {
-		return "", fmt.Errorf("mesh: ACL bootstrap: Consul client for %s: %w", addr, err)
-	}
-	for {
-		var out api.ACLToken
-		wo := (&api.WriteOptions{}).WithContext(ctx)
-		_, err := client.Raw().Write("/v1/acl/bootstrap", nil, &out, wo)
-		switch {
-		case err == nil && out.SecretID != "":
-			return out.SecretID, nil
-		case err == nil:
-			return "", fmt.Errorf("mesh: ACL bootstrap at %s returned no token", addr)
-		case isStatus(err, 403) || strings.Contains(err.Error(), "ACL bootstrap no longer allowed"):
-			return "", fmt.Errorf("mesh: ACL bootstrap at %s: %w", addr, ErrAlreadyBootstrapped)
-		}
-		// No leader yet, ACLs still initialising, or the server not up:
-		// retry until ctx ends.
-		select {
-		case <-ctx.Done():
-			return "", fmt.Errorf("mesh: ACL bootstrap at %s: server not ready before the deadline: %w (last error: %v)", addr, ctx.Err(), err)
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
-}
-
+// isStatus reports whether err is Consul's answer with HTTP status code.
 func isStatus(err error, code int) bool {
 	var se api.StatusError
 	if errors.As(err, &se) {
@@ -59,7 +22,6 @@ func isStatus(err error, code int) bool {
 // Descriptions mark the tokens moat creates, so that asking again returns
 // the same token instead of piling up new ones.
 func sidecarTokenDescription(service string) string { return "moat: service identity " + service }
-func agentTokenDescription(node string) string      { return "moat: agent token for node " + node }
 
 // SidecarToken returns a token whose only grant is the service identity of
 // service: it may register service and its sidecar, fetch their leaf
@@ -100,31 +62,6 @@ func AccessorFor(secretID string) string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
-
-// AgentToken returns a token with the node identity of the agent (node:write
-// on its node, service:read everywhere): what an agent needs under default
-// deny to register itself and keep the catalog in sync. Give it to the agent
-// with SetAgentToken.
-func AgentToken(ctx context.Context, client *api.Client, nodeName, datacenter string) (string, error) {
-	if nodeName == "" || datacenter == "" {
-		return "", fmt.Errorf("mesh: agent token: node name %q and datacenter %q must both be set", nodeName, datacenter)
-	}
-	return ensureToken(ctx, client, &api.ACLToken{
-		Description:    agentTokenDescription(nodeName),
-		NodeIdentities: []*api.ACLNodeIdentity{{NodeName: nodeName, Datacenter: datacenter}},
-	})
-}
-
-// SetAgentToken installs token as the agent's own token
-// (PUT /v1/agent/token/agent). With enable_token_persistence the agent keeps
-// it across restarts.
-func SetAgentToken(ctx context.Context, client *api.Client, token string) error {
-	wo := (&api.WriteOptions{}).WithContext(ctx)
-	if _, err := client.Agent().UpdateAgentACLToken(token, wo); err != nil {
-		return fmt.Errorf("mesh: set the Consul agent's ACL token: %w", err)
-	}
-	return nil
 }
 
 // ensureToken returns the SecretID of the token described like want,

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"flag"
 	"io"
 	"net"
 	"os"
@@ -20,33 +19,18 @@ import (
 	"moat/internal/testenv"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
-
-// golden compares got with testdata/name, rewriting it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./mesh -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (go test ./mesh -update rewrites it):\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
-
-// testConsul is a real Consul server started from ServerConfig, with ACLs
-// bootstrapped through Bootstrap and its agent token set.
+// testConsul is a real Consul server started from ServerConfig, its ACLs
+// bootstrapped as moat bootstraps them: by configuration, with a
+// management token chosen before the server starts (also the agent's own
+// token).
 type testConsul struct {
 	bin, addr, mgmt string
 	opts            ServerOptions
 	client          *api.Client // management token
 }
+
+// testManagementToken is the test servers' management token.
+const testManagementToken = "5d6f0b6e-3c1a-4b8e-9f2d-7a4c1e0b9d31"
 
 func startConsul(t testing.TB) *testConsul {
 	t.Helper()
@@ -56,7 +40,7 @@ func startConsul(t testing.TB) *testConsul {
 		BindAddr: "127.0.0.1", ClientAddr: "127.0.0.1",
 		HTTPPort: testenv.FreePort(t), GRPCPort: testenv.FreePort(t), DNSPort: testenv.FreePort(t),
 		SerfLANPort: testenv.FreePort(t), SerfWANPort: testenv.FreePort(t), ServerPort: testenv.FreePort(t),
-		LogLevel: "warn"}
+		ManagementToken: testManagementToken, LogLevel: "warn"}
 	cfg, err := ServerConfig(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -65,25 +49,15 @@ func startConsul(t testing.TB) *testConsul {
 	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	args := ServerArgs(bin, cfgPath)
-	startProcess(t, "consul", exec.Command(args[0], args[1:]...))
-	tc := &testConsul{bin: bin, addr: "127.0.0.1:" + itoa(opts.HTTPPort), opts: opts}
+	startProcess(t, "consul", exec.Command(bin, "agent", "-config-file="+cfgPath))
+	tc := &testConsul{bin: bin, addr: "127.0.0.1:" + itoa(opts.HTTPPort), opts: opts, mgmt: testManagementToken}
+	tc.client = tc.clientWith(t, tc.mgmt)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	tc.mgmt, err = Bootstrap(ctx, tc.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tc.client = tc.clientWith(t, tc.mgmt)
-	agentTok, err := AgentToken(ctx, tc.client, opts.NodeName, DefaultDatacenter)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := SetAgentToken(ctx, tc.client, agentTok); err != nil {
-		t.Fatal(err)
-	}
-	testenv.Eventually(t, 30*time.Second, 100*time.Millisecond, "Connect CA roots", func() error {
+	// The roots answer once a leader is elected, ACLs are up and the
+	// Connect CA is ready.
+	testenv.Eventually(t, 60*time.Second, 100*time.Millisecond, "Connect CA roots", func() error {
 		return caRootsReady(ctx, tc.client)
 	})
 	return tc

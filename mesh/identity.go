@@ -70,20 +70,6 @@ func (id *Identity) Close() error {
 // Service is the identity's service name.
 func (id *Identity) Service() string { return id.service }
 
-// Serial is the serial number of the current leaf certificate (hex).
-func (id *Identity) Serial() string {
-	id.mu.RLock()
-	defer id.mu.RUnlock()
-	return id.serial
-}
-
-// Changed returns a channel closed at the next change of the leaf or roots.
-func (id *Identity) Changed() <-chan struct{} {
-	id.mu.RLock()
-	defer id.mu.RUnlock()
-	return id.changed
-}
-
 // Err is the last error of the background watches (nil once one succeeds).
 func (id *Identity) Err() error {
 	id.mu.RLock()
@@ -230,24 +216,6 @@ func (id *Identity) TLSConfig(expectedService string) *tls.Config {
 		InsecureSkipVerify: true,
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			return id.verifyPeer(cs.PeerCertificates, expectedService)
-		},
-	}
-}
-
-// ServerTLSConfig is the configuration of a Connect-native server with this
-// identity: it presents the current leaf and requires a client certificate
-// from the same CA. It does not check intentions.
-func (id *Identity) ServerTLSConfig() *tls.Config {
-	return &tls.Config{
-		MinVersion: tls.VersionTLS12,
-		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-			id.mu.RLock()
-			defer id.mu.RUnlock()
-			return id.cert, nil
-		},
-		ClientAuth: tls.RequireAnyClientCert,
-		VerifyConnection: func(cs tls.ConnectionState) error {
-			return id.verifyPeer(cs.PeerCertificates, "")
 		},
 	}
 }

@@ -63,35 +63,6 @@ const (
 	ProxyBuiltin ProxyKind = "builtin"
 )
 
-// ValidateIntentions checks desired for the sidecars in use: names set,
-// actions allow|deny, no pair twice, HTTP path rules only on allows and only
-// with Envoy (the built-in proxy is L4 and would silently ignore them).
-func ValidateIntentions(desired []Intention, proxy ProxyKind) error {
-	seen := map[[2]string]bool{}
-	for _, in := range desired {
-		pair := [2]string{in.Source, in.Destination}
-		switch {
-		case in.Source == "" || in.Destination == "":
-			return fmt.Errorf("intention %q → %q: source and destination must both be set", in.Source, in.Destination)
-		case in.Action != Allow && in.Action != Deny:
-			return fmt.Errorf("intention %s → %s: action %q: use \"allow\" or \"deny\"", in.Source, in.Destination, in.Action)
-		case seen[pair]:
-			return fmt.Errorf("intention %s → %s is declared twice: keep one", in.Source, in.Destination)
-		case len(in.HTTP) > 0 && in.Action != Allow:
-			return fmt.Errorf("intention %s → %s: HTTP path rules narrow an allow; a deny takes none", in.Source, in.Destination)
-		case len(in.HTTP) > 0 && proxy != ProxyEnvoy:
-			return fmt.Errorf("intention %s → %s: HTTP path rules need the Envoy sidecar (the %s proxy only checks connections): set mesh.proxy = \"envoy\" or drop the rules", in.Source, in.Destination, proxy)
-		}
-		for _, r := range in.HTTP {
-			if !strings.HasPrefix(r.PathPrefix, "/") {
-				return fmt.Errorf("intention %s → %s: path prefix %q must start with /", in.Source, in.Destination, r.PathPrefix)
-			}
-		}
-		seen[pair] = true
-	}
-	return nil
-}
-
 // IntentionChange is one difference ReconcileIntentions applied.
 type IntentionChange struct {
 	Op        string // "added", "updated" or "removed"
@@ -163,8 +134,15 @@ func IntentionDrift(ctx context.Context, client *api.Client, desired []Intention
 
 func wantAndHave(ctx context.Context, client *api.Client, desired []Intention) (want, have map[string][]Intention, err error) {
 	all := append([]Intention{DefaultDeny}, desired...)
-	if err := ValidateIntentions(all, ProxyEnvoy); err != nil {
-		return nil, nil, fmt.Errorf("mesh: intentions: %w", err)
+	// What is written here is what Consul can store and apply: set names,
+	// allow|deny, one entry per pair, path prefixes starting with /, no
+	// HTTP rules on a deny or to "*". Consul stores HTTP rules whatever
+	// sidecar runs, so the check is Envoy's, the proxy that accepts the
+	// most; whether the sidecars in use enforce them (mesh.proxy), which
+	// names exist and which destinations are opaque TLS are facts of the
+	// config, checked with them where it is loaded.
+	if err := ValidateIntentions(all, IntentionScope{Proxy: ProxyEnvoy}); err != nil {
+		return nil, nil, fmt.Errorf("mesh: intentions (DefaultDeny is intention[0]):\n%w", err)
 	}
 	have, err = readIntentions(ctx, client)
 	return groupByDestination(all), have, err

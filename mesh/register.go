@@ -197,20 +197,6 @@ func (r Registration) sidecar() *api.AgentServiceRegistration {
 	return &api.AgentServiceRegistration{Address: r.SidecarAddress, Port: r.SidecarPort, Proxy: proxy, Checks: checks}
 }
 
-// RenderRegistration is the registration's JSON as sent to Consul (for
-// golden files and `moat export`).
-func RenderRegistration(r Registration) ([]byte, error) {
-	reg, err := r.AgentRegistration()
-	if err != nil {
-		return nil, err
-	}
-	b, err := json.MarshalIndent(reg, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("mesh: render registration of %s: %w", r.Service, err)
-	}
-	return append(b, '\n'), nil
-}
-
 // Register registers r (and its sidecar) with the agent behind client. When
 // the agent already holds the same registration it does nothing (so the
 // moat:<service> check keeps its status) and returns changed=false.
@@ -272,16 +258,6 @@ func pruneChecks(ctx context.Context, client *api.Client, reg *api.AgentServiceR
 				return fmt.Errorf("mesh: remove check %s of %s (not moat's): %w", id, c.ServiceID, err)
 			}
 		}
-	}
-	return nil
-}
-
-// Deregister removes the service with this ID and, with it, the sidecar
-// that was registered alongside it. Removing what is not there is no error.
-func Deregister(ctx context.Context, client *api.Client, serviceID string) error {
-	q := (&api.QueryOptions{}).WithContext(ctx)
-	if err := client.Agent().ServiceDeregisterOpts(serviceID, q); err != nil && !isStatus(err, 404) {
-		return fmt.Errorf("mesh: deregister service %s: %w", serviceID, err)
 	}
 	return nil
 }

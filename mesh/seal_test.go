@@ -58,8 +58,7 @@ func TestSealedServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := ServerArgs(bin, write("server.json", cfg))
-	startProcess(t, "consul", exec.Command(args[0], args[1:]...))
+	startProcess(t, "consul", exec.Command(bin, "agent", "-config-file="+write("server.json", cfg)))
 
 	sock, err := api.NewClient(&api.Config{Address: seal.HTTPSocket(), Token: mgmt})
 	if err != nil {

@@ -17,10 +17,9 @@ const (
 	// DefaultGRPCPort is the plaintext xDS port Envoy sidecars use on the
 	// mesh network. Outside -dev Consul disables gRPC unless it is set.
 	DefaultGRPCPort = 8502
-	// ServerConfigDir is where the server's config file lives in its
-	// container; ServerDataDir is the persistent data directory.
-	ServerConfigDir = "/consul/config"
-	ServerDataDir   = "/consul/data"
+	// ServerDataDir is the server's persistent data directory in its
+	// container.
+	ServerDataDir = "/consul/data"
 )
 
 // ServerOptions describe the one persistent Consul server of a project.
@@ -119,7 +118,8 @@ type aclConfig struct {
 
 // ServerConfig renders the server agent's JSON configuration: one server
 // (bootstrap_expect 1), Connect on, gRPC for Envoy, ACLs on with default
-// deny. It holds no secret: the management token comes from Bootstrap.
+// deny. With ManagementToken set, the rendering holds that token (a secret:
+// deliver it as a private file); without, it holds no secret.
 func ServerConfig(o ServerOptions) ([]byte, error) {
 	o = o.withDefaults()
 	if o.NodeName == "" {
@@ -206,15 +206,6 @@ func (o ServerOptions) withDefaults() ServerOptions {
 	}
 	return o
 }
-
-// ServerArgs is the command line that runs the server with the config file
-// at configFile (the binary first): no -dev, everything else is in the file.
-func ServerArgs(consulBinary, configFile string) []string {
-	return []string{consulBinary, "agent", "-config-file=" + configFile}
-}
-
-// ServerConfigPath is where ServerConfig's output goes in the container.
-var ServerConfigPath = path.Join(ServerConfigDir, "server.json")
 
 // AgentInfo is what moat reads from a running agent's /v1/agent/self.
 type AgentInfo struct {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,9 +12,9 @@ import (
 	"time"
 
 	"golang.org/x/net/html/atom"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+	"moat/internal/golden"
+)
 
 var smallCols = []Column{{"nation", "VARCHAR"}, {"region", "VARCHAR"}, {"customers", "BIGINT"}, {"balance", "DOUBLE"}}
 
@@ -54,18 +53,7 @@ func TestGolden(t *testing.T) {
 		"customers/20260102T150405Z/chart.svg", "customers/20260102T150405Z/data.csv",
 		"customers/20260102T150405Z/meta.json"}
 	for _, f := range files {
-		got := mustRead(t, filepath.Join(r.Dir, f))
-		golden := filepath.Join("testdata", "golden", f)
-		if *update {
-			os.MkdirAll(filepath.Dir(golden), 0o755)
-			if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if want := mustRead(t, golden); got != want {
-			t.Errorf("%s differs from %s (run with -update after checking the change):\n%s", f, golden, got)
-		}
+		golden.Check(t, filepath.Join("testdata", "golden", f), []byte(mustRead(t, filepath.Join(r.Dir, f))))
 	}
 	if n := checkLinks(t, r.Dir); n != 7 {
 		t.Errorf("%d HTML files, want 7", n)

@@ -38,17 +38,32 @@ func (b Backoff) Delay(n int, r float64) time.Duration {
 	return time.Duration(d)
 }
 
-// Validate checks the policy makes sense; field names are moat.toml's.
+// PolicyError is a restart policy setting that cannot work. Field is the
+// setting's name in moat.toml's [appliance] table where it has one
+// (restart_backoff_initial, restart_backoff_max), else the policy's own
+// (backoff_factor, backoff_jitter).
+type PolicyError struct {
+	Field  string
+	Value  any    // the setting's value (a time.Duration or float64)
+	Reason string // what it must be, naming the setting to change
+}
+
+func (e *PolicyError) Error() string {
+	return fmt.Sprintf("%s = %v: %s", e.Field, e.Value, e.Reason)
+}
+
+// Validate checks the policy makes sense; the first problem is a
+// *PolicyError.
 func (b Backoff) Validate() error {
 	switch {
 	case b.Initial <= 0:
-		return fmt.Errorf("restart_backoff_initial = %s: must be positive", b.Initial)
+		return &PolicyError{"restart_backoff_initial", b.Initial, "must be positive"}
 	case b.Max < b.Initial:
-		return fmt.Errorf("restart_backoff_max = %s: must be at least restart_backoff_initial (%s)", b.Max, b.Initial)
+		return &PolicyError{"restart_backoff_max", b.Max, fmt.Sprintf("must be at least restart_backoff_initial (%s)", b.Initial)}
 	case b.Factor < 1:
-		return fmt.Errorf("backoff factor %g: must be at least 1", b.Factor)
+		return &PolicyError{"backoff_factor", b.Factor, "must be at least 1"}
 	case b.Jitter < 0 || b.Jitter > 1:
-		return fmt.Errorf("backoff jitter %g: must be between 0 and 1", b.Jitter)
+		return &PolicyError{"backoff_jitter", b.Jitter, "must be between 0 and 1"}
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -24,8 +25,29 @@ func TestBackoffJitterStaysInBounds(t *testing.T) {
 }
 
 func TestBackoffValidate(t *testing.T) {
-	if err := (Backoff{Initial: 2 * time.Second, Max: time.Second, Factor: 2}).Validate(); err == nil || !strings.Contains(err.Error(), "restart_backoff_max") {
-		t.Errorf("max < initial: got %v", err)
+	for _, tc := range []struct {
+		b    Backoff
+		want PolicyError
+		text string
+	}{
+		{Backoff{Initial: 0, Max: time.Second, Factor: 2}, PolicyError{"restart_backoff_initial", time.Duration(0), "must be positive"},
+			"restart_backoff_initial = 0s: must be positive"},
+		{Backoff{Initial: 2 * time.Second, Max: time.Second, Factor: 2}, PolicyError{"restart_backoff_max", time.Second, "must be at least restart_backoff_initial (2s)"},
+			"restart_backoff_max = 1s: must be at least restart_backoff_initial (2s)"},
+		{Backoff{Initial: time.Second, Max: time.Second, Factor: 0.5}, PolicyError{"backoff_factor", 0.5, "must be at least 1"},
+			"backoff_factor = 0.5: must be at least 1"},
+		{Backoff{Initial: time.Second, Max: time.Second, Factor: 1, Jitter: 1.5}, PolicyError{"backoff_jitter", 1.5, "must be between 0 and 1"},
+			"backoff_jitter = 1.5: must be between 0 and 1"},
+	} {
+		err := tc.b.Validate()
+		var pe *PolicyError
+		if !errors.As(err, &pe) {
+			t.Errorf("%+v: %v (a %T), want a *PolicyError", tc.b, err, err)
+			continue
+		}
+		if *pe != tc.want || err.Error() != tc.text {
+			t.Errorf("%+v: %#v %q, want %#v %q", tc.b, *pe, err, tc.want, tc.text)
+		}
 	}
 	if err := DefaultBackoff.Validate(); err != nil {
 		t.Error(err)

@@ -8,8 +8,9 @@
 // reachable) and SQL through the official trino-go-client.
 //
 // Importers: moat/appliance (maps moat.toml onto Cluster and RenderNode's
-// output onto containers), moat/report and main (queries). It imports no other
-// moat package.
+// output onto containers), moat/export/kubernetes (the same files for the
+// Helm chart) and main (queries). Of moat it imports only trino/internalauth
+// (node management).
 //
 // # Files
 //

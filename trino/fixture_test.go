@@ -1,19 +1,14 @@
 package trino
 
 import (
-	"flag"
 	"fmt"
 	"maps"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // Fake secret values: no rendered file may contain any of them.
 var fakeSecrets = []string{"fake-shared-secret-7f3a", "fake-pg-password-91c2", "fake-s3-secret-55aa", "fake-alice-pw-0e1d", "fake-moat-pw-c4b8"}
@@ -97,40 +92,4 @@ func renderAll(t *testing.T, c Cluster) (string, map[string]map[string][]byte) {
 		}
 	}
 	return b.String(), all
-}
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./trino -update to create it)", err)
-	}
-	if string(want) != string(got) {
-		t.Errorf("%s differs from the rendered output (run go test ./trino -update and review the diff):\n%s", path, firstDiff(string(want), string(got)))
-	}
-}
-
-func firstDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := range max(len(w), len(g)) {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			return fmt.Sprintf("line %d:\n want %q\n got  %q", i+1, wl, gl)
-		}
-	}
-	return "(no line differs)"
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"moat/internal/golden"
 	"moat/pki"
 )
 
@@ -22,7 +23,7 @@ func TestRenderGolden(t *testing.T) {
 	}{{"cluster-1-worker.golden", 1}, {"cluster-3-workers.golden", 3}} {
 		t.Run(tc.name, func(t *testing.T) {
 			text, _ := renderAll(t, testCluster(tc.workers))
-			golden(t, tc.name, []byte(text))
+			golden.Check(t, filepath.Join("testdata", tc.name), []byte(text))
 		})
 	}
 }
@@ -32,12 +33,12 @@ func TestRulesGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "rules-policies.json", got)
+	golden.Check(t, "testdata/rules-policies.json", got)
 	empty, err := Rules(Policies{}, SystemUsers{Management: "moat", Orchestrator: "orchestrator"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "rules-empty.json", empty)
+	golden.Check(t, "testdata/rules-empty.json", empty)
 }
 
 // Every rules file in testdata, and every rules.json in the cluster goldens,

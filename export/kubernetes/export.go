@@ -165,11 +165,18 @@ func newPlan(cfg *appliance.Config, opts Options) (*plan, error) {
 	if pl.topo, err = appliance.Plan(&provisioned, sec, nil); err != nil {
 		return nil, err
 	}
-	ctl := appliance.NewControl(cfg, sec)
+	ctl := appliance.NewControl(cfg, sec, nil)
 	defer ctl.Close()
 	pl.intentions = append([]mesh.Intention{mesh.DefaultDeny}, ctl.Intentions()...)
-	if err := mesh.ValidateIntentions(pl.intentions, mesh.ProxyEnvoy); err != nil {
-		return nil, err
+	// On the cluster consul-k8s injects Envoy sidecars, whatever
+	// mesh.proxy says, and the opaque-TLS destinations stay opaque. The
+	// names are not restricted: they were checked against the host's
+	// identities when cfg was loaded, and one that only the host has
+	// (workstation) is inert on the cluster, not wrong. DefaultDeny is
+	// intention[0] of the list.
+	scope := mesh.IntentionScope{Proxy: mesh.ProxyEnvoy, OpaqueTLS: appliance.IntentionScope(cfg).OpaqueTLS}
+	if err := mesh.ValidateIntentions(pl.intentions, scope); err != nil {
+		return nil, fmt.Errorf("export: intentions:\n%w", err)
 	}
 	return pl, nil
 }

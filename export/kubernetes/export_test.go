@@ -2,19 +2,14 @@ package kubernetes
 
 import (
 	"bytes"
-	"flag"
-	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
 	"moat/appliance"
+	"moat/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
 // configs are the three golden configurations: the embedded default, three
 // workers with masks and filters (and an L7 intention), a PostgreSQL
@@ -51,53 +46,9 @@ func exportOf(t *testing.T, name string) map[string][]byte {
 func TestGolden(t *testing.T) {
 	for _, name := range configs {
 		t.Run(name, func(t *testing.T) {
-			files := exportOf(t, name)
-			dir := filepath.Join("testdata", "golden", name)
-			if *update {
-				if err := os.RemoveAll(dir); err != nil {
-					t.Fatal(err)
-				}
-				if err := Write(dir, files); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			entries, err := os.ReadDir(dir)
-			if err != nil {
-				t.Fatalf("%v (run go test ./export/... -update)", err)
-			}
-			var have []string
-			for _, e := range entries {
-				have = append(have, e.Name())
-			}
-			if want := slices.Sorted(maps.Keys(files)); !slices.Equal(have, want) {
-				t.Fatalf("golden files %v, export writes %v", have, want)
-			}
-			for fn, got := range files {
-				want, _ := os.ReadFile(filepath.Join(dir, fn))
-				if !bytes.Equal(got, want) {
-					t.Errorf("%s/%s differs from the golden file (go test -update to accept):\n%s", name, fn, firstDiff(string(want), string(got)))
-				}
-			}
+			golden.CheckDir(t, filepath.Join("testdata", "golden", name), exportOf(t, name))
 		})
 	}
-}
-
-func firstDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := 0; i < max(len(w), len(g)); i++ {
-		var a, b string
-		if i < len(w) {
-			a = w[i]
-		}
-		if i < len(g) {
-			b = g[i]
-		}
-		if a != b {
-			return fmt.Sprintf("line %d:\n- %s\n+ %s", i+1, a, b)
-		}
-	}
-	return ""
 }
 
 // TestNoSecretValueWritten: an export of a stack whose secrets exist holds
@@ -194,5 +145,31 @@ func TestNoPlanSecretWritten(t *testing.T) {
 				t.Errorf("%s/%s holds a private key or a stand-in", name, fn)
 			}
 		}
+	}
+}
+
+// Intentions that could not be enforced on the cluster are refused, every
+// one at once, by mesh's validator: it runs on what the export would write
+// even when cfg was not loaded from a file (nothing checked it before).
+func TestExportRefusesUnenforceableIntentions(t *testing.T) {
+	cfg := loadConfig(t, "default")
+	cfg.Intentions = append(cfg.Intentions,
+		appliance.Intention{Source: "notebook", Destination: "trino-coordinator", Action: "allow",
+			HTTP: []appliance.HTTPRule{{PathPrefix: "/v1/statement"}}},
+		appliance.Intention{Source: "orchestrator", Destination: "notebook", Action: "deny",
+			HTTP: []appliance.HTTPRule{{PathPrefix: "api"}}})
+	_, err := Export(cfg, Options{})
+	for _, want := range []string{
+		"export: intentions:\n",
+		"(notebook → trino-coordinator): http: HTTP path and method rules cannot apply to trino-coordinator",
+		"(orchestrator → notebook): http: HTTP path rules narrow an allow; a deny takes none",
+		`(orchestrator → notebook): http[0].path_prefix = "api": must start with /`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("export error:\n%v\nwant it to contain %q", err, want)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), "mesh.proxy") {
+		t.Errorf("the export's sidecars are Envoy, yet the error asks for it: %v", err)
 	}
 }

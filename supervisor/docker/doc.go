@@ -13,6 +13,6 @@
 // application's network namespace (RunIn), or in the host's with
 // CAP_NET_RAW to record the project's bridges (StartCapture, Bridges).
 //
-// Importers: the wiring in main (through appliance) and the supervisor's
-// integration tests. Nothing else should know it is Docker underneath.
+// Only main imports it, where it wires the runtime. Nothing else should know
+// it is Docker underneath.
 package docker

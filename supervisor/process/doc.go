@@ -1,6 +1,7 @@
 // Package process is the supervisor.Runtime of local processes: moat on a
-// host without Docker, and fast tests of the supervisor. main (or appliance)
-// chooses it; nothing else imports it. It runs on Unix; pid adoption checks
+// host without Docker, and fast tests of the supervisor. main chooses it
+// (MOAT_RUNTIME=process) and the supervisor's tests use it; nothing else
+// imports it. It runs on Unix; pid adoption checks
 // the process's start time on Linux only (elsewhere the pid alone).
 //
 // # State directory
