@@ -309,7 +309,7 @@ func moatUpTime(b *testing.B) time.Duration {
 	s.mustMoat("up", "-d")
 	d := time.Since(start)
 	for _, ss := range s.status().Services {
-		if want := map[string]string{"migrate": "completed"}[ss.Name]; ss.Phase != cmp.Or(want, "healthy") {
+		if want := map[string]string{"migrate": "completed"}[ss.Name]; string(ss.Phase) != cmp.Or(want, "healthy") {
 			b.Fatalf("after up -d %s is %s: %+v", ss.Name, ss.Phase, ss)
 		}
 	}

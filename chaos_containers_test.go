@@ -136,7 +136,7 @@ func (s *testStack) diagnose(st Status) {
 			s.t.Logf("secrets: %v", err)
 			return
 		}
-		c, err := appliance.NewControl(cfg, sec).Consul()
+		c, err := appliance.NewControl(cfg, sec, nil).Consul()
 		if err == nil {
 			var checks api.HealthChecks
 			if checks, _, err = c.Health().State(api.HealthAny, nil); err == nil {
@@ -319,7 +319,7 @@ func TestChaosNetworkDisconnect(t *testing.T) {
 		}
 	}
 	after := s.service("api")
-	if after.ID != before.ID || after.Restarts != before.Restarts {
+	if after.InstanceID != before.InstanceID || after.Restarts != before.Restarts {
 		t.Errorf("api was recreated or restarted: %+v, before %+v", after, before)
 	}
 	out := dockerCLI(t, "inspect", "-f", `{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}`, s.project+"-api")
@@ -631,7 +631,7 @@ health_interval = "500ms"
 		t.Fatal(err)
 	}
 	if !slices.ContainsFunc(snap.Services, func(sv snapService) bool {
-		return sv.Name == "api" && sv.Phase == "waiting" && sv.WaitingOn == "db"
+		return sv.Name == "api" && sv.Phase == "waiting" && sv.WaitingOn == "db (healthy)"
 	}) {
 		t.Errorf("the dashboard's snapshot does not show api waiting on db: %+v", snap.Services)
 	}

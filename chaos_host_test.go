@@ -32,6 +32,7 @@ import (
 	"moat/appliance"
 	"moat/internal/testenv"
 	"moat/state"
+	"moat/supervisor"
 	"moat/webui"
 )
 
@@ -60,7 +61,8 @@ var _ webui.Source = (*sseChaosSource)(nil)
 func (c *sseChaosSource) Snapshot(context.Context) (webui.Snapshot, error) {
 	snap := webui.Snapshot{Project: "chaos", SupervisorPID: os.Getpid(), At: time.Now()}
 	for _, n := range []string{"db", "cache", "api"} {
-		snap.Services = append(snap.Services, webui.Service{Name: n, Kind: webui.KindApp, Phase: "healthy", Health: "healthy"})
+		snap.Services = append(snap.Services, webui.Service{Placement: webui.Placement{Kind: webui.KindApp},
+			ServiceStatus: supervisor.ServiceStatus{Name: n, Phase: supervisor.PhaseHealthy, Health: supervisor.HealthHealthy}})
 	}
 	return snap, nil
 }
@@ -523,7 +525,7 @@ func hcHealthy(t testing.TB, s *testStack) Status {
 func hcIDs(st Status) map[string]string {
 	m := map[string]string{}
 	for _, ss := range st.Services {
-		m[ss.Name] = ss.ID + "@" + ss.StartedAt
+		m[ss.Name] = ss.InstanceID + "@" + ss.StartedAt.String()
 	}
 	return m
 }

@@ -126,8 +126,8 @@ func (s *stack) foreignInstances(ctx context.Context) ([]supervisor.Instance, er
 	}
 	known := map[string]bool{}
 	for _, r := range rows {
-		if r.ContainerID != "" {
-			known[r.ContainerID] = true
+		if r.InstanceID != "" {
+			known[r.InstanceID] = true
 		}
 	}
 	for _, in := range inv.Instances {

@@ -11,6 +11,7 @@ import (
 	"moat/appliance"
 	"moat/state"
 	"moat/supervisor"
+	"moat/webui"
 )
 
 func cmdStatus() command {
@@ -51,23 +52,14 @@ type Status struct {
 	Services   []ServiceStatus `json:"services"`
 }
 
-// ServiceStatus is one service in `moat status`.
+// ServiceStatus is one service in `moat status`: the service as the
+// dashboard shows it (moat's status of it, as the state store recorded it,
+// and its place in the topology), with what the runtime sees of it now in
+// place of the record's instance, start and health.
 type ServiceStatus struct {
-	Name      string   `json:"name"`
-	State     string   `json:"state"`  // runtime: running, exited, missing
-	Health    string   `json:"health"` // healthy, unhealthy, starting, none
-	Phase     string   `json:"phase"`  // moat's view: healthy, restarting, failed, ...
-	Restarts  int      `json:"restarts"`
-	Uptime    string   `json:"uptime"`
-	StartedAt string   `json:"started_at,omitempty"`
-	Ports     []string `json:"ports"`
-	WaitingOn string   `json:"waiting_on,omitempty"`
-	// SidecarOf names the application a sidecar serves; Upstreams are the
-	// application's localhost upstreams ("trino-coordinator@127.0.0.1:8080").
-	SidecarOf string   `json:"sidecar_of,omitempty"`
-	Upstreams []string `json:"upstreams,omitempty"`
-	Reason    string   `json:"reason,omitempty"`
-	ID        string   `json:"id,omitempty"`
+	webui.Service
+	State  string `json:"state"`  // the runtime's: running, exited, missing
+	Uptime string `json:"uptime"` // "" unless running
 }
 
 func collectStatus(ctx context.Context, env *cliEnv) (Status, error) {
@@ -76,6 +68,11 @@ func collectStatus(ctx context.Context, env *cliEnv) (Status, error) {
 		return Status{}, err
 	}
 	defer s.close()
+	return stackStatus(ctx, s, time.Now())
+}
+
+// stackStatus is the status of every service of s's topology at now.
+func stackStatus(ctx context.Context, s *stack, now time.Time) (Status, error) {
 	st := Status{Project: s.cfg.Appliance.Project}
 	st.Supervisor, _ = appliance.ReadPID(s.cfg.DataDir())
 	inv, err := s.rt.List(ctx, s.cfg.Appliance.Project)
@@ -86,63 +83,76 @@ func collectStatus(ctx context.Context, env *cliEnv) (Status, error) {
 	for _, in := range inv.Instances {
 		live[in.Service] = in
 	}
+	// Local processes are probed by the supervising moat only: its record
+	// is their health (a new process runtime has no verdict yet).
+	keepHealth := s.rt.Name() == "process" && st.Supervisor > 0
 	cat := appliance.CatalogueOf(s.cfg)
 	for _, sp := range s.topo.Services {
-		ss := ServiceStatus{Name: sp.Name, State: "missing", Health: "none", Ports: []string{}}
-		if in, ok := live[sp.Name]; ok {
-			ss.State, ss.ID = string(in.State), shortID(in.ID)
-			if in.Health != "" {
-				ss.Health = string(in.Health)
-			}
-			if in.State == supervisor.StateRunning {
-				ss.Uptime = time.Since(in.StartedAt).Round(time.Second).String()
-				ss.StartedAt = in.StartedAt.Format(time.RFC3339)
-			}
-		}
-		if rec, ok, _ := s.store.Service(ctx, sp.Name); ok {
-			ss.Phase, ss.Restarts, ss.WaitingOn = rec.State, rec.Restarts, rec.WaitingOn
-			// Local processes are probed by the supervising moat only: its
-			// record is the health (a new process runtime has no verdict yet).
-			if s.rt.Name() == "process" && st.Supervisor > 0 && rec.Health != "" && ss.State == string(supervisor.StateRunning) {
-				ss.Health = rec.Health
-			}
-			ss.Reason = downReason(ctx, s.store, rec)
-		}
-		for _, p := range sp.Ports {
-			ss.Ports = append(ss.Ports, p.String())
-		}
-		if app, ok := cat.SidecarOf(sp.Name); ok {
-			ss.SidecarOf = app
-			id, _ := cat.Identity(app)
-			for _, u := range id.Upstreams {
-				ss.Upstreams = append(ss.Upstreams, u.String())
-			}
-		}
+		ss := ServiceStatus{Service: webui.Service{ServiceStatus: recordedStatus(ctx, s.store, sp),
+			Placement: placementOf(cat, sp.Name)}}
+		in, ok := live[sp.Name]
+		ss.observe(in, ok, keepHealth, now)
 		st.Services = append(st.Services, ss)
 	}
 	return st, nil
 }
 
-// downReason is why a service that is down is down and what moat does about
-// it (a restart's delay, a crash loop's next try), as moat recorded it: the
-// reason of its latest transition, else its failure or last probe.
-func downReason(ctx context.Context, st *state.Store, rec state.Service) string {
-	switch supervisor.Phase(rec.State) {
-	case supervisor.PhaseFailed, supervisor.PhaseRestarting, supervisor.PhaseCrashLooping:
-	default:
-		return ""
+// observe puts what the runtime sees of the service at now (in, when live)
+// in place of the record's instance, start and health; keepHealth keeps
+// the recorded health of a running service.
+func (ss *ServiceStatus) observe(in supervisor.Instance, live, keepHealth bool, now time.Time) {
+	recorded := ss.Health
+	ss.State, ss.InstanceID, ss.StartedAt, ss.Health = "missing", "", time.Time{}, supervisor.HealthNone
+	if !live {
+		return
 	}
-	if ts, err := st.Transitions(ctx, rec.Name, 1); err == nil && len(ts) > 0 && ts[0].To == rec.State {
-		return ts[0].Reason
+	ss.State, ss.InstanceID, ss.Health = string(in.State), in.ID, in.Health
+	if in.State == supervisor.StateRunning {
+		ss.StartedAt, ss.Uptime = in.StartedAt, now.Sub(in.StartedAt).Round(time.Second).String()
+		if keepHealth && recorded != supervisor.HealthNone {
+			ss.Health = recorded
+		}
 	}
-	return cmp.Or(rec.FailedReason, rec.LastProbe)
 }
 
-func shortID(id string) string {
-	if len(id) > 12 {
-		return id[:12]
+// recordedStatus is what the state store recorded of sp, with sp's own
+// part (ports, dependencies) as the current plan has it; only that part when
+// nothing was recorded.
+func recordedStatus(ctx context.Context, store *state.Store, sp supervisor.Spec) supervisor.ServiceStatus {
+	plan := supervisor.SpecStatus(sp)
+	rec, ok, _ := store.Service(ctx, sp.Name)
+	if !ok {
+		return plan
 	}
-	return id
+	rec.Ports, rec.DependsOn = plan.Ports, plan.DependsOn
+	return rec.ServiceStatus
+}
+
+// note is what `moat status` says of a service beside its columns: why it
+// is down and what moat does about it (a restart's delay, a crash loop's
+// next try), else what it waits on, else where it sits in the mesh.
+func note(s ServiceStatus) string {
+	switch s.Phase {
+	case supervisor.PhaseFailed, supervisor.PhaseRestarting, supervisor.PhaseCrashLooping:
+		if r := cmp.Or(s.Reason, s.LastProbe); r != "" {
+			return r
+		}
+	}
+	if s.WaitingOn != "" {
+		return "waiting on " + s.WaitingOn
+	}
+	var parts []string
+	if s.SidecarOf != "" {
+		parts = append(parts, "sidecar of "+s.SidecarOf)
+	}
+	if len(s.Upstreams) > 0 {
+		ups := make([]string, len(s.Upstreams))
+		for i, u := range s.Upstreams {
+			ups[i] = u.String()
+		}
+		parts = append(parts, "upstreams "+strings.Join(ups, ", "))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func printStatus(env *cliEnv, st Status) {
@@ -154,18 +164,8 @@ func printStatus(env *cliEnv, st Status) {
 	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SERVICE\tSTATE\tHEALTH\tMOAT\tRESTARTS\tUPTIME\tPORTS\tNOTE")
 	for _, s := range st.Services {
-		note := s.Reason
-		if s.WaitingOn != "" && note == "" {
-			note = "waiting on " + s.WaitingOn
-		}
-		if s.SidecarOf != "" && note == "" {
-			note = "sidecar of " + s.SidecarOf
-			if len(s.Upstreams) > 0 {
-				note += "; upstreams " + strings.Join(s.Upstreams, ", ")
-			}
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", s.Name, s.State, s.Health, dash(s.Phase), s.Restarts,
-			dash(s.Uptime), dash(strings.Join(s.Ports, ",")), note)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", s.Name, s.State, cmp.Or(string(s.Health), "none"),
+			dash(string(s.Phase)), s.Restarts, dash(s.Uptime), dash(s.Ports.String()), note(s))
 	}
 	tw.Flush()
 }

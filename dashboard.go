@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"os"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -31,38 +30,27 @@ type dashboardSource struct {
 	s      *stack
 	eng    *supervisor.Engine
 	runner func(ctx context.Context, name string) (string, error)
+	// changes ticks at the engine's transitions (serveDashboard follows
+	// them); one slot: bursts coalesce.
+	changes chan struct{}
 }
 
 var _ webui.Source = (*dashboardSource)(nil)
 
+// Snapshot is the engine's status of every service, each with its place in
+// the topology, and moat's own identities beside them.
 func (d *dashboardSource) Snapshot(ctx context.Context) (webui.Snapshot, error) {
+	cat := appliance.CatalogueOf(d.s.cfg)
 	snap := webui.Snapshot{Project: d.s.cfg.Appliance.Project, SupervisorPID: os.Getpid(), At: time.Now()}
 	for _, st := range d.eng.Status() {
-		svc := webui.Service{
-			Name: st.Name, Kind: webui.KindApp, Phase: string(st.Phase), Health: string(st.Health),
-			Restarts: st.Restarts, StartedAt: st.StartedAt, LastProbe: st.LastProbe, Reason: st.Reason,
-			Upstreams: d.upstreams(st.Name),
-		}
-		if app, ok := appliance.CatalogueOf(d.s.cfg).SidecarOf(st.Name); ok {
-			svc.Kind, svc.SidecarOf = webui.KindSidecar, app
-		}
-		if w, _, ok := strings.Cut(st.WaitingOn, " "); ok {
-			svc.WaitingOn = w
-		}
-		for _, p := range st.Ports {
-			svc.Ports = append(svc.Ports, p.String())
-		}
-		for _, dep := range st.DependsOn {
-			svc.DependsOn = append(svc.DependsOn, dep.Service)
-		}
-		snap.Services = append(snap.Services, svc)
+		snap.Services = append(snap.Services, webui.Service{ServiceStatus: st, Placement: placementOf(cat, st.Name)})
 	}
 	if d.s.control != nil {
 		// moat's own identities, which it holds while it supervises.
-		for _, id := range appliance.CatalogueOf(d.s.cfg).Identities {
+		for _, id := range cat.Identities {
 			if id.Native {
-				snap.Services = append(snap.Services, webui.Service{Name: id.Name, Kind: webui.KindMoat, Phase: string(supervisor.PhaseRunning),
-					Upstreams: d.upstreams(id.Name)})
+				st := supervisor.ServiceStatus{Name: id.Name, Phase: supervisor.PhaseRunning}
+				snap.Services = append(snap.Services, webui.Service{ServiceStatus: st, Placement: placementOf(cat, id.Name)})
 			}
 		}
 		for _, in := range append([]mesh.Intention{mesh.DefaultDeny}, d.s.control.Intentions()...) {
@@ -82,13 +70,23 @@ func (d *dashboardSource) Snapshot(ctx context.Context) (webui.Snapshot, error) 
 	return snap, nil
 }
 
-func (d *dashboardSource) upstreams(service string) []webui.Upstream {
-	var out []webui.Upstream
-	id, _ := appliance.CatalogueOf(d.s.cfg).Identity(service)
-	for _, u := range id.Upstreams {
-		out = append(out, webui.Upstream{Destination: u.Destination, LocalBind: u.LocalBind})
+// placementOf is where service sits in the topology, as the dashboard and
+// `moat status` show it beside its status: a sidecar holds its app's
+// localhost upstreams, moat's own identities hold theirs.
+func placementOf(cat appliance.Catalogue, service string) webui.Placement {
+	p := webui.Placement{Kind: webui.KindApp}
+	holder := "" // whose identity's upstreams the service holds
+	if app, ok := cat.SidecarOf(service); ok {
+		p.Kind, p.SidecarOf, holder = webui.KindSidecar, app, app
+	} else if id, ok := cat.Identity(service); ok && id.Native {
+		p.Kind, holder = webui.KindMoat, service
 	}
-	return out
+	if id, ok := cat.Identity(holder); ok {
+		for _, u := range id.Upstreams {
+			p.Upstreams = append(p.Upstreams, webui.Upstream{Destination: u.Destination, LocalBind: u.LocalBind})
+		}
+	}
+	return p
 }
 
 func (d *dashboardSource) Events(ctx context.Context, f state.EventFilter) ([]state.Event, error) {
@@ -124,17 +122,18 @@ func (d *dashboardSource) RunReport(ctx context.Context, name string) (string, e
 	return d.runner(ctx, name)
 }
 
-func (d *dashboardSource) Changes() <-chan struct{} { return d.s.uiWake }
+func (d *dashboardSource) Changes() <-chan struct{} { return d.changes }
 
 // prepareDashboard listens on the configured loopback address, prints the
 // login URL (it holds the token) to terminal only, never to a log file, and
 // leaves in s.dashboardURL a one-time login URL (valid once, for a minute)
-// for `up --open`; the returned function serves until its context ends.
+// for `up --open`; the returned function (the dashboard's actor) serves
+// until its context ends.
 func prepareDashboard(ctx context.Context, s *stack, eng *supervisor.Engine, terminal, log io.Writer) (func(context.Context) error, error) {
 	if !s.cfg.Dashboard.Enabled {
 		return func(ctx context.Context) error { <-ctx.Done(); return nil }, nil
 	}
-	src := &dashboardSource{s: s, eng: eng}
+	src := &dashboardSource{s: s, eng: eng, changes: make(chan struct{}, 1)}
 	if s.control != nil && s.cfg.Trino.Enabled {
 		src.runner = func(ctx context.Context, name string) (string, error) {
 			def, ok := s.cfg.Report(name)
@@ -182,21 +181,41 @@ func prepareDashboard(ctx context.Context, s *stack, eng *supervisor.Engine, ter
 		fmt.Fprintf(log, "  dashboard   %s (token: moat secrets show dashboard)\n", h.URL())
 	}
 	s.dashboardURL = h.OneTimeURL()
-	return func(ctx context.Context) error {
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-		errc := make(chan error, 1)
-		go func() { errc <- srv.Serve(ln) }()
+	return func(ctx context.Context) error { return serveDashboard(ctx, h, ln, eng, src.changes) }, nil
+}
+
+// serveDashboard serves h on ln until ctx ends, and ticks changes at each of
+// the engine's transitions, so that open pages update.
+func serveDashboard(ctx context.Context, h http.Handler, ln net.Listener, eng *supervisor.Engine, changes chan<- struct{}) error {
+	transitions, unsubscribe := eng.Subscribe()
+	defer unsubscribe()
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	var err error
+follow:
+	for {
 		select {
-		case err := <-errc:
-			return fmt.Errorf("dashboard: %w", err)
+		case err := <-errc: // the server has stopped by itself
+			return err
 		case <-ctx.Done():
+			break follow
+		case _, ok := <-transitions:
+			if !ok {
+				err = errors.New("the engine's transitions ended while the stack was supervised")
+				break follow
+			}
+			select {
+			case changes <- struct{}{}:
+			default:
+			}
 		}
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-		<-errc
-		return nil
-	}, nil
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
+	<-errc
+	return err
 }
 
 // consulProxy is the dashboard's door to Consul's UI and API: the sealed

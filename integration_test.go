@@ -220,8 +220,8 @@ func TestRestartAfterDockerKill(t *testing.T) {
 		}
 		return nil
 	})
-	if after := s.service("api"); after.ID != before.ID {
-		t.Errorf("restart replaced the container: %s → %s", before.ID, after.ID)
+	if after := s.service("api"); after.InstanceID != before.InstanceID {
+		t.Errorf("restart replaced the container: %s → %s", before.InstanceID, after.InstanceID)
 	}
 }
 
@@ -281,7 +281,7 @@ func TestAdoptsRunningStackAfterSIGKILL(t *testing.T) {
 	ids := func(st Status) string {
 		var b strings.Builder
 		for _, ss := range st.Services {
-			fmt.Fprintf(&b, "%s=%s@%s ", ss.Name, ss.ID, ss.StartedAt)
+			fmt.Fprintf(&b, "%s=%s@%s ", ss.Name, ss.InstanceID, ss.StartedAt)
 		}
 		return b.String()
 	}

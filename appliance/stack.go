@@ -47,13 +47,20 @@ func Provision(c *Config, sec *Secrets) error {
 	return sec.Save()
 }
 
+// Equipper gives a planned built-in service what only a running control
+// plane can do, by the service's role in the catalogue: a readiness gate,
+// a preparation and a pre-stop action (Control).
+type Equipper interface {
+	Equip(s *supervisor.Spec, b Builtin, cat Catalogue)
+}
+
 // Plan turns the config into the topology moat runs; with k (moat's
 // control plane, nil for a command that starts nothing) each built-in
 // service gets its readiness gate and actions. It changes nothing:
 // it plans on a read-only snapshot of sec. With secrets that may change
 // (moat up), what the plan needs must have been provisioned first; with
 // read-only ones, what is missing is a placeholder kept in memory.
-func Plan(c *Config, sec *Secrets, k *Control) (supervisor.Topology, error) {
+func Plan(c *Config, sec *Secrets, k Equipper) (supervisor.Topology, error) {
 	topo := supervisor.Topology{Project: c.Appliance.Project}
 	view := sec.snapshot()
 	builtin, err := planBuiltin(c, view, k)
@@ -160,14 +167,7 @@ func (r Recorder) record(ctx context.Context, t supervisor.Transition) error {
 	}); err != nil {
 		return err
 	}
-	o := state.ObservedService{
-		Name: t.Service, ContainerID: t.InstanceID, State: string(t.To), Health: string(t.Health),
-		Restarts: t.Restarts, LastProbe: t.LastProbe, WaitingOn: t.WaitingOn, At: t.Time,
-	}
-	if t.To == supervisor.PhaseFailed || t.To == supervisor.PhaseCrashLooping {
-		o.FailedReason = t.Reason
-	}
-	if err := r.Store.UpdateObserved(ctx, o); err != nil {
+	if err := r.Store.UpdateObserved(ctx, t.Status(), t.Time); err != nil {
 		return err
 	}
 	sev := ""
@@ -190,11 +190,9 @@ func (r Recorder) record(ctx context.Context, t supervisor.Transition) error {
 func SetDesired(ctx context.Context, st *state.Store, topo supervisor.Topology) error {
 	ds := make([]state.DesiredService, 0, len(topo.Services))
 	for _, s := range topo.Services {
-		var deps []string
-		for _, d := range s.DependsOn {
-			deps = append(deps, d.Service+":"+string(d.Condition))
-		}
-		ds = append(ds, state.DesiredService{Name: s.Name, Image: s.Image, ConfigHash: s.ConfigHash(), DependsOn: deps})
+		planned := supervisor.SpecStatus(s)
+		ds = append(ds, state.DesiredService{Name: s.Name, Image: s.Image, ConfigHash: s.ConfigHash(),
+			DependsOn: planned.DependsOn, Ports: planned.Ports})
 	}
 	return st.SetDesired(ctx, ds)
 }

@@ -20,5 +20,8 @@
 // Times are stored as unix milliseconds (UTC) and returned as UTC time.Time;
 // a zero time.Time is stored as NULL.
 //
-// Imported by appliance, main, webui and report. It imports nothing of moat.
+// A service's row holds its supervisor.ServiceStatus, the one status shape
+// of moat: that type is all it imports of moat. Imported by appliance, main
+// and webui (report reaches it only through its RunStore interface, adapted
+// by the caller).
 package state

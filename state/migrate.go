@@ -112,6 +112,20 @@ CREATE TABLE verify_captures (
 	evidence TEXT    NOT NULL
 );
 `,
+	// 3: a service's row holds the whole supervisor.ServiceStatus
+	// (state/services.go): the reason of its phase (failed_reason held it
+	// for failures only; the latest transition, recorded with the row, has
+	// it), the next try, the planned ports. failed_reason and last_probe_at
+	// are no longer written; they stay so that an older moat still
+	// supervising the stack can go on writing its rows.
+	`
+ALTER TABLE services ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE services ADD COLUMN next_try INTEGER;
+ALTER TABLE services ADD COLUMN ports TEXT NOT NULL DEFAULT '[]';
+UPDATE services SET reason = coalesce((SELECT t.reason FROM health_transitions t
+	WHERE t.id = (SELECT max(id) FROM health_transitions WHERE service = services.name)
+		AND t.to_state = services.state), failed_reason);
+`,
 }
 
 // migrate brings the database to len(steps), one transaction per step. Each

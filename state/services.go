@@ -5,64 +5,78 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
+
+	"moat/supervisor"
 )
 
-// DesiredService is a service as the current plan wants it.
+// DesiredService is a service as the current plan wants it. DependsOn and
+// Ports are the spec's part of its status (supervisor.SpecStatus).
 type DesiredService struct {
 	Name       string
 	Image      string
 	ConfigHash string
-	DependsOn  []string
+	DependsOn  []supervisor.Dependency
+	Ports      []supervisor.Port
 }
 
-// ObservedService is what moat last saw of a service's container.
-type ObservedService struct {
-	Name         string
-	ContainerID  string
-	State        string // container state: "created", "running", "exited", ...
-	Health       string // "starting", "healthy", "unhealthy", "failed", ...
-	Restarts     int
-	StartedAt    time.Time
-	LastProbe    string // the last probe's result, as shown to a user
-	LastProbeAt  time.Time
-	WaitingOn    string // what the service waits for, with the reason
-	FailedReason string
-	At           time.Time // when observed; zero means now
-}
-
-// Service is one row of the services table: desired and observed together.
+// Service is one row of the services table: the service's status as moat
+// last recorded it (UpdateObserved, with the plan's ports and dependencies
+// from SetDesired), beside the rest of the plan.
 type Service struct {
-	Name       string
+	supervisor.ServiceStatus
 	Image      string
 	ConfigHash string
-	DependsOn  []string
-	Desired    bool // in the current plan
-
-	ContainerID  string
-	State        string
-	Health       string
-	Restarts     int
-	StartedAt    time.Time
-	LastProbe    string
-	LastProbeAt  time.Time
-	WaitingOn    string
-	FailedReason string
-	UpdatedAt    time.Time
+	Desired    bool      // in the current plan
+	UpdatedAt  time.Time // when the row last changed
 }
 
-const serviceCols = `name, image, config_hash, depends_on, desired, container_id, state, health, restarts,
-	started_at, last_probe, last_probe_at, waiting_on, failed_reason, updated_at`
+const serviceCols = `name, image, config_hash, depends_on, ports, desired, container_id, state, health, restarts,
+	started_at, last_probe, waiting_on, reason, next_try, updated_at`
 
 func scanService(s rowScanner) (v Service, err error) {
-	var deps string
-	err = s.Scan(&v.Name, &v.Image, &v.ConfigHash, &deps, &v.Desired, &v.ContainerID, &v.State, &v.Health,
-		&v.Restarts, msTime{&v.StartedAt}, &v.LastProbe, msTime{&v.LastProbeAt}, &v.WaitingOn,
-		&v.FailedReason, msTime{&v.UpdatedAt})
-	if err == nil {
-		err = json.Unmarshal([]byte(deps), &v.DependsOn)
+	var deps, ports string
+	err = s.Scan(&v.Name, &v.Image, &v.ConfigHash, &deps, &ports, &v.Desired, &v.InstanceID, &v.Phase, &v.Health,
+		&v.Restarts, msTime{&v.StartedAt}, &v.LastProbe, &v.WaitingOn, &v.Reason, msTime{&v.NextTry},
+		msTime{&v.UpdatedAt})
+	if err != nil {
+		return v, err
 	}
-	return v, err
+	if v.DependsOn, err = decodeDeps(deps); err != nil {
+		return v, fmt.Errorf("service %q: depends_on: %w", v.Name, err)
+	}
+	var ps []supervisor.Port // stored as the spec writes them: lossless
+	if err := json.Unmarshal([]byte(ports), &ps); err != nil {
+		return v, fmt.Errorf("service %q: ports: %w", v.Name, err)
+	}
+	if len(ps) > 0 {
+		v.Ports = ps
+	}
+	return v, nil
+}
+
+// encodeDeps is the depends_on column: a JSON array of "service:condition".
+func encodeDeps(deps []supervisor.Dependency) (string, error) {
+	out := make([]string, len(deps))
+	for i, d := range deps {
+		out[i] = d.Service + ":" + string(d.Condition)
+	}
+	b, err := json.Marshal(out)
+	return string(b), err
+}
+
+func decodeDeps(col string) ([]supervisor.Dependency, error) {
+	var ss []string
+	if err := json.Unmarshal([]byte(col), &ss); err != nil {
+		return nil, err
+	}
+	var out []supervisor.Dependency
+	for _, s := range ss {
+		name, cond, _ := strings.Cut(s, ":")
+		out = append(out, supervisor.Dependency{Service: name, Condition: supervisor.Condition(cond)})
+	}
+	return out, nil
 }
 
 // SetDesired records the plan in one transaction: the given services are
@@ -106,35 +120,40 @@ func desiredNames(services []DesiredService) (string, error) {
 }
 
 func upsertDesired(ctx context.Context, tx *sql.Tx, d DesiredService, now int64) error {
-	deps, err := json.Marshal(append([]string{}, d.DependsOn...))
+	deps, err := encodeDeps(d.DependsOn)
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO services (name, image, config_hash, depends_on, desired, updated_at)
-		VALUES (?, ?, ?, ?, 1, ?)
+	ports, err := json.Marshal(append([]supervisor.Port{}, d.Ports...))
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO services (name, image, config_hash, depends_on, ports, desired, updated_at)
+		VALUES (?, ?, ?, ?, ?, 1, ?)
 		ON CONFLICT (name) DO UPDATE SET image = excluded.image, config_hash = excluded.config_hash,
-			depends_on = excluded.depends_on, desired = 1, updated_at = excluded.updated_at`,
-		d.Name, d.Image, d.ConfigHash, string(deps), now)
+			depends_on = excluded.depends_on, ports = excluded.ports, desired = 1, updated_at = excluded.updated_at`,
+		d.Name, d.Image, d.ConfigHash, deps, string(ports), now)
 	return err
 }
 
-// UpdateObserved replaces the observed columns of service o.Name, creating
-// the row (not desired) if moat sees a service it did not plan.
-func (s *Store) UpdateObserved(ctx context.Context, o ObservedService) error {
-	if o.Name == "" {
+// UpdateObserved records st as service st.Name's status at time at (zero:
+// now), creating the row (not desired) if moat sees a service it did not
+// plan. st's Ports and DependsOn are left as SetDesired recorded them: they
+// are the plan's, not observed.
+func (s *Store) UpdateObserved(ctx context.Context, st supervisor.ServiceStatus, at time.Time) error {
+	if st.Name == "" {
 		return wrapf(fmt.Errorf("service name is empty"), "update observed service")
 	}
 	_, err := s.w.ExecContext(ctx, `INSERT INTO services (name, container_id, state, health, restarts,
-			started_at, last_probe, last_probe_at, waiting_on, failed_reason, updated_at)
+			started_at, last_probe, waiting_on, reason, next_try, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET container_id = excluded.container_id, state = excluded.state,
 			health = excluded.health, restarts = excluded.restarts, started_at = excluded.started_at,
-			last_probe = excluded.last_probe, last_probe_at = excluded.last_probe_at,
-			waiting_on = excluded.waiting_on, failed_reason = excluded.failed_reason,
-			updated_at = excluded.updated_at`,
-		o.Name, o.ContainerID, o.State, o.Health, o.Restarts, msValue(o.StartedAt), o.LastProbe,
-		msValue(o.LastProbeAt), o.WaitingOn, o.FailedReason, orNow(o.At).UnixMilli())
-	return wrapf(err, "update observed service %q", o.Name)
+			last_probe = excluded.last_probe, waiting_on = excluded.waiting_on, reason = excluded.reason,
+			next_try = excluded.next_try, updated_at = excluded.updated_at`,
+		st.Name, st.InstanceID, string(st.Phase), string(st.Health), st.Restarts, msValue(st.StartedAt),
+		st.LastProbe, st.WaitingOn, st.Reason, msValue(st.NextTry), orNow(at).UnixMilli())
+	return wrapf(err, "update observed service %q", st.Name)
 }
 
 // Services returns every service row, desired or not, by name.

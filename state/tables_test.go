@@ -2,10 +2,13 @@ package state
 
 import (
 	"context"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"moat/supervisor"
 )
 
 // at is a fixed instant on a whole millisecond, as stored.
@@ -59,23 +62,28 @@ func TestRunsRoundTrip(t *testing.T) {
 func TestServicesDesiredAndObserved(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
+	ports := []supervisor.Port{{HostPort: 8500, ContainerPort: 8500}, {HostIP: "127.0.0.2", HostPort: 8600, ContainerPort: 8600, Protocol: "udp"}}
+	onConsul := []supervisor.Dependency{{Service: "consul", Condition: supervisor.Healthy}}
 	plan := []DesiredService{
-		{Name: "consul", Image: "hashicorp/consul:1.21", ConfigHash: "h1"},
-		{Name: "trino-coordinator", Image: "trinodb/trino:476", ConfigHash: "h2", DependsOn: []string{"consul"}},
+		{Name: "consul", Image: "hashicorp/consul:1.21", ConfigHash: "h1", Ports: ports},
+		{Name: "trino-coordinator", Image: "trinodb/trino:476", ConfigHash: "h2", DependsOn: onConsul},
 	}
 	if err := s.SetDesired(ctx, plan); err != nil {
 		t.Fatal(err)
 	}
-	obs := ObservedService{Name: "consul", ContainerID: "c0ffee", State: "running", Health: "healthy",
-		Restarts: 2, StartedAt: at, LastProbe: "GET /v1/status/leader: 200", LastProbeAt: at.Add(time.Second),
-		WaitingOn: "", FailedReason: "", At: at.Add(2 * time.Second)}
-	if err := s.UpdateObserved(ctx, obs); err != nil {
+	obs := supervisor.ServiceStatus{Name: "consul", Phase: supervisor.PhaseHealthy, Health: supervisor.HealthHealthy,
+		Reason: "health probe passes", InstanceID: "c0ffee", Restarts: 2, StartedAt: at,
+		LastProbe: "GET /v1/status/leader: 200",
+		// What UpdateObserved must leave: the plan's.
+		Ports: supervisor.Ports{{HostPort: 1, ContainerPort: 1}}, DependsOn: onConsul}
+	if err := s.UpdateObserved(ctx, obs, at.Add(2*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	got, ok, err := s.Service(ctx, "consul")
-	want := Service{Name: "consul", Image: "hashicorp/consul:1.21", ConfigHash: "h1", DependsOn: []string{},
-		Desired: true, ContainerID: "c0ffee", State: "running", Health: "healthy", Restarts: 2, StartedAt: at,
-		LastProbe: obs.LastProbe, LastProbeAt: obs.LastProbeAt, UpdatedAt: obs.At}
+	wantStatus := obs
+	wantStatus.Ports, wantStatus.DependsOn = ports, nil
+	want := Service{ServiceStatus: wantStatus, Image: "hashicorp/consul:1.21", ConfigHash: "h1", Desired: true,
+		UpdatedAt: at.Add(2 * time.Second)}
 	if err != nil || !ok || !reflect.DeepEqual(got, want) {
 		t.Fatalf("Service(consul) =\n%+v, %v, %v\nwant\n%+v", got, ok, err, want)
 	}
@@ -89,25 +97,117 @@ func TestServicesDesiredAndObserved(t *testing.T) {
 	if err != nil || len(all) != 2 {
 		t.Fatalf("Services = %+v, %v", all, err)
 	}
-	if c := all[0]; c.Name != "consul" || !c.Desired || c.Image != "hashicorp/consul:1.22" || c.ContainerID != "c0ffee" {
-		t.Errorf("consul after re-plan = %+v", c)
+	if c := all[0]; c.Name != "consul" || !c.Desired || c.Image != "hashicorp/consul:1.22" || c.InstanceID != "c0ffee" || c.Ports != nil {
+		t.Errorf("consul after re-plan = %+v, want the new image and no ports, the observed instance kept", c)
 	}
-	if c := all[1]; c.Name != "trino-coordinator" || c.Desired || !reflect.DeepEqual(c.DependsOn, []string{"consul"}) {
-		t.Errorf("coordinator after re-plan = %+v, want not desired, depends on consul", c)
+	if c := all[1]; c.Name != "trino-coordinator" || c.Desired || !reflect.DeepEqual(c.DependsOn, onConsul) {
+		t.Errorf("coordinator after re-plan = %+v, want not desired, depends on consul (healthy)", c)
 	}
 
 	// Observing an unplanned container (an orphan) creates a row, not desired.
-	if err := s.UpdateObserved(ctx, ObservedService{Name: "stray", State: "exited"}); err != nil {
+	if err := s.UpdateObserved(ctx, supervisor.ServiceStatus{Name: "stray", Phase: supervisor.PhaseStopped}, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	if v, ok, _ := s.Service(ctx, "stray"); !ok || v.Desired || v.State != "exited" {
+	if v, ok, _ := s.Service(ctx, "stray"); !ok || v.Desired || v.Phase != supervisor.PhaseStopped || v.UpdatedAt.IsZero() {
 		t.Errorf("stray = %+v, %v", v, ok)
 	}
 	if _, ok, err := s.Service(ctx, "nobody"); ok || err != nil {
 		t.Errorf("Service(nobody) = ok %v, err %v", ok, err)
 	}
+	if err := s.UpdateObserved(ctx, supervisor.ServiceStatus{}, at); err == nil || !strings.Contains(err.Error(), "name is empty") {
+		t.Errorf("UpdateObserved without a name: err = %v", err)
+	}
 	if err := s.SetDesired(ctx, []DesiredService{{Name: "a"}, {Name: "a"}}); err == nil {
 		t.Error("SetDesired accepted a name listed twice")
+	}
+}
+
+// fullStatus is a supervisor.ServiceStatus with every field set (times on
+// whole milliseconds, UTC, as the store keeps them).
+func fullStatus() supervisor.ServiceStatus {
+	return supervisor.ServiceStatus{
+		Name: "api", Phase: supervisor.PhaseCrashLooping, Health: supervisor.HealthUnhealthy,
+		Reason: "crash loop: 3 exits in 5m", InstanceID: "0123456789abcdef", Restarts: 3, StartedAt: at,
+		LastProbe: "GET /health: 503", WaitingOn: "db (healthy)", NextTry: at.Add(5 * time.Minute),
+		Ports:     supervisor.Ports{{HostIP: "::1", HostPort: 8080, ContainerPort: 80}, {HostPort: 53, ContainerPort: 53, Protocol: "udp"}},
+		DependsOn: []supervisor.Dependency{{Service: "db", Condition: supervisor.Healthy}, {Service: "migrate", Condition: supervisor.Completed}},
+	}
+}
+
+// TestServiceStatusRoundTrips: what the store returns of a service is the
+// very status it was given (the plan's part through SetDesired). A field
+// added to supervisor.ServiceStatus fails here until the store keeps it.
+func TestServiceStatusRoundTrips(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	in := fullStatus()
+	v := reflect.ValueOf(in)
+	for i := range v.NumField() {
+		if v.Field(i).IsZero() {
+			t.Fatalf("fullStatus leaves ServiceStatus.%s zero: give it a value, and make the store keep it",
+				v.Type().Field(i).Name)
+		}
+	}
+	if err := s.SetDesired(ctx, []DesiredService{{Name: in.Name, Image: "api:1", DependsOn: in.DependsOn, Ports: in.Ports}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateObserved(ctx, in, at); err != nil {
+		t.Fatal(err)
+	}
+	for _, store := range []*Store{s, reopenReadOnly(t, s)} {
+		got, ok, err := store.Service(ctx, in.Name)
+		if err != nil || !ok || !reflect.DeepEqual(got.ServiceStatus, in) {
+			t.Fatalf("stored\n%+v\nread back (%v, %v)\n%+v", in, ok, err, got.ServiceStatus)
+		}
+	}
+}
+
+// reopenReadOnly opens s's file as `moat status` does.
+func reopenReadOnly(t *testing.T, s *Store) *Store {
+	t.Helper()
+	ro, err := OpenReadOnly(s.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ro.Close() })
+	return ro
+}
+
+// TestServicesMigrateToTheStatusShape: rows an older moat wrote (schema 2)
+// read as statuses: the reason is the latest transition's (else the
+// failure's), "service:condition" dependencies parse.
+func TestServicesMigrateToTheStatusShape(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), FileName)
+	db := rawDB(t, path)
+	if err := migrate(ctx, db, path, migrations[:2]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO services (name, depends_on, desired, state, failed_reason, last_probe_at, updated_at)
+		VALUES ('api', '["db:healthy"]', 1, 'failed', 'start failed: no such image', 1, 2),
+			('web', '[]', 1, 'restarting', '', NULL, 2),
+			('db', '[]', 1, 'healthy', '', NULL, 2);
+		INSERT INTO health_transitions (service, from_state, to_state, reason, at)
+		VALUES ('web', 'starting', 'restarting', 'exited with code 1; restarting in 10s', 1),
+			('db', 'healthy', 'unhealthy', 'probe failed', 1),
+			('db', 'unhealthy', 'healthy', 'health probe passes', 2)`); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, ok, err := s.Service(ctx, "api")
+	want := supervisor.ServiceStatus{Name: "api", Phase: supervisor.PhaseFailed, Reason: "start failed: no such image",
+		DependsOn: []supervisor.Dependency{{Service: "db", Condition: supervisor.Healthy}}}
+	if err != nil || !ok || !reflect.DeepEqual(got.ServiceStatus, want) {
+		t.Fatalf("migrated row = %+v (%v, %v), want %+v", got.ServiceStatus, ok, err, want)
+	}
+	for name, reason := range map[string]string{"web": "exited with code 1; restarting in 10s", "db": "health probe passes"} {
+		if got, _, err := s.Service(ctx, name); err != nil || got.Reason != reason {
+			t.Errorf("migrated %s: reason %q (%v), want its latest transition's, %q", name, got.Reason, err, reason)
+		}
 	}
 }
 

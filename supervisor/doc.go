@@ -17,6 +17,8 @@
 // first, then to the Observer and to Subscribe's channels (notify.go), so
 // that Status and Wait never wait on a disk or a terminal.
 //
-// Imported by appliance (which builds Topologies), main, and the runtimes
-// (for the types they implement).
+// Imported by appliance (which builds Topologies), main, supervision,
+// export/kubernetes (which reads the single-host plan), state (which stores
+// ServiceStatus, status.go), webui (which shows it), and the runtimes and
+// supervisortest (for the types they implement).
 package supervisor

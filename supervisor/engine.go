@@ -372,22 +372,6 @@ func (e *Engine) baseCtx() context.Context {
 	return context.Background()
 }
 
-// ServiceStatus is a snapshot of one service.
-type ServiceStatus struct {
-	Name       string
-	Phase      Phase
-	Health     Health
-	Reason     string
-	InstanceID string
-	Restarts   int
-	StartedAt  time.Time
-	LastProbe  string
-	WaitingOn  string
-	NextTry    time.Time // when a restarting or crash-looping service is tried again
-	Ports      []Port
-	DependsOn  []Dependency
-}
-
 // Status returns every known service in topology order.
 func (e *Engine) Status() []ServiceStatus {
 	e.mu.Lock()
@@ -398,11 +382,11 @@ func (e *Engine) Status() []ServiceStatus {
 		if s == nil {
 			continue
 		}
-		out = append(out, ServiceStatus{
-			Name: sp.Name, Phase: s.phase, Health: s.health, Reason: s.reason, InstanceID: s.id,
-			Restarts: s.restarts, StartedAt: s.startedAt, LastProbe: s.lastProbe, WaitingOn: s.waitingOn,
-			NextTry: s.nextTry, Ports: sp.Ports, DependsOn: deps(sp),
-		})
+		st := SpecStatus(sp)
+		st.Phase, st.Health, st.Reason, st.InstanceID = s.phase, s.health, s.reason, s.id
+		st.Restarts, st.StartedAt, st.LastProbe = s.restarts, s.startedAt, s.lastProbe
+		st.WaitingOn, st.NextTry = s.waitingOn, s.nextTry
+		out = append(out, st)
 	}
 	return out
 }

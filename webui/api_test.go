@@ -2,35 +2,15 @@ package webui
 
 import (
 	"encoding/json"
-	"flag"
 	"net/http"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"moat/internal/golden"
+	"moat/supervisor"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-// golden compares got with testdata/name, or rewrites it under -update.
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./webui -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from the golden file (go test ./webui -run %s -update, then read the diff):\n%s",
-			name, t.Name(), got)
-	}
-}
 
 func TestAPIGolden(t *testing.T) {
 	ts := newTestServer(t)
@@ -55,7 +35,7 @@ func TestAPIGolden(t *testing.T) {
 				t.Errorf("GET %s: Content-Type %q, valid JSON %v", path, ct, json.Valid([]byte(b)))
 			}
 		}
-		golden(t, file, b)
+		golden.Check(t, filepath.Join("testdata", file), []byte(b))
 	}
 }
 
@@ -84,7 +64,8 @@ var (
 func TestMetricsFormat(t *testing.T) {
 	ts := newTestServer(t)
 	ts.src.update(func(s *Snapshot) { // a hostile name must not break the format
-		s.Services = append(s.Services, Service{Name: "evil\"}\nx 1\\", Kind: KindApp, Phase: "failed"})
+		s.Services = append(s.Services, Service{ServiceStatus: supervisor.ServiceStatus{Name: "evil\"}\nx 1\\", Phase: supervisor.PhaseFailed},
+			Placement: Placement{Kind: KindApp}})
 	})
 	resp := ts.get(t, ts.login(t), "/metrics")
 	if ct := resp.Header.Get("Content-Type"); ct != "text/plain; version=0.0.4; charset=utf-8" {

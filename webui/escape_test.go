@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"moat/state"
+	"moat/supervisor"
 )
 
 const hostile = `<script>alert(1)</script>"'&x`
@@ -16,9 +17,11 @@ const hostile = `<script>alert(1)</script>"'&x`
 func hostileSource(ts *testServer) {
 	ts.src.update(func(s *Snapshot) {
 		s.Project = hostile
-		s.Services = append(s.Services, Service{Name: hostile, Kind: KindApp, Phase: "failed", Reason: hostile,
-			WaitingOn: hostile, LastProbe: hostile, Ports: []string{hostile},
-			Upstreams: []Upstream{{Destination: "trino-coordinator", LocalBind: hostile}}})
+		s.Services = append(s.Services, Service{
+			ServiceStatus: supervisor.ServiceStatus{Name: hostile, Phase: supervisor.PhaseFailed, Reason: hostile,
+				WaitingOn: hostile, LastProbe: hostile, Ports: supervisor.Ports{{HostIP: hostile, HostPort: 1, ContainerPort: 1}},
+				DependsOn: []supervisor.Dependency{{Service: hostile, Condition: supervisor.Condition(hostile)}}},
+			Placement: Placement{Kind: KindApp, Upstreams: []Upstream{{Destination: "trino-coordinator", LocalBind: hostile}}}})
 		s.Intentions = append(s.Intentions, Intention{Source: hostile, Destination: "notebook", Action: "deny"})
 		s.Verify = append(s.Verify, state.VerifyResult{Source: hostile, Destination: "notebook", Expected: "deny",
 			Observed: hostile})

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"moat/supervisor"
 )
 
 // Health colours: the CSS classes st-ok (green), st-warn (amber), st-bad
@@ -19,16 +21,16 @@ const (
 // statusOf maps a service's phase (and probe verdict) to its colour.
 func statusOf(s Service) string {
 	switch s.Phase {
-	case "healthy":
+	case supervisor.PhaseHealthy:
 		return stOK
-	case "running":
-		if s.Health == "unhealthy" {
+	case supervisor.PhaseRunning:
+		if s.Health == supervisor.HealthUnhealthy {
 			return stBad
 		}
 		return stOK
-	case "starting", "waiting", "restarting":
+	case supervisor.PhaseStarting, supervisor.PhaseWaiting, supervisor.PhaseRestarting:
 		return stWarn
-	case "unhealthy", "failed", "crash-looping":
+	case supervisor.PhaseUnhealthy, supervisor.PhaseFailed, supervisor.PhaseCrashLooping:
 		return stBad
 	default: // pending, completed, stopping, stopped, unknown
 		return stOff
@@ -39,18 +41,25 @@ func statusOf(s Service) string {
 func healthy(s Service) bool { return statusOf(s) == stOK }
 
 // phases are the supervisor's phases, listed so /metrics reports zeros too.
-var phases = []string{"pending", "waiting", "starting", "running", "healthy", "unhealthy", "restarting",
-	"completed", "crash-looping", "failed", "stopping", "stopped"}
+var phases = []supervisor.Phase{supervisor.PhasePending, supervisor.PhaseWaiting, supervisor.PhaseStarting,
+	supervisor.PhaseRunning, supervisor.PhaseHealthy, supervisor.PhaseUnhealthy, supervisor.PhaseRestarting,
+	supervisor.PhaseCompleted, supervisor.PhaseCrashLooping, supervisor.PhaseFailed, supervisor.PhaseStopping,
+	supervisor.PhaseStopped}
 
-// waitText is "waiting on X because Y" as far as it is known.
+// waitText is "waiting on X because Y" as far as it is known; the
+// supervisor's reason often says it already ("exited with code 1; waiting
+// on db (healthy)").
 func waitText(s Service) string {
+	w := "waiting on " + s.WaitingOn
 	switch {
-	case s.WaitingOn != "" && s.Reason != "":
-		return "waiting on " + s.WaitingOn + " because " + s.Reason
-	case s.WaitingOn != "":
-		return "waiting on " + s.WaitingOn
+	case s.WaitingOn == "":
+		return ""
+	case strings.Contains(s.Reason, w):
+		return s.Reason
+	case s.Reason != "":
+		return w + " because " + s.Reason
 	}
-	return ""
+	return w
 }
 
 // uptime is how long a running service has been up, "" when it is not up.
@@ -82,14 +91,6 @@ func human(d time.Duration) string {
 		}
 	}
 	return strings.Join(parts, " ")
-}
-
-// ago is "12s ago"; "" for a zero time.
-func ago(t, now time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return human(now.Sub(t)) + " ago"
 }
 
 // clock is a time as the host shows it.

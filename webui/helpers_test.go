@@ -18,6 +18,7 @@ import (
 
 	"moat/internal/testenv"
 	"moat/state"
+	"moat/supervisor"
 )
 
 // testToken is a fixed fake token; tests check it never shows up in output.
@@ -133,7 +134,7 @@ func (m *memSource) setPhase(name, phase, reason string) {
 	m.update(func(s *Snapshot) {
 		for i := range s.Services {
 			if s.Services[i].Name == name {
-				s.Services[i].Phase, s.Services[i].Reason, s.Services[i].WaitingOn = phase, reason, ""
+				s.Services[i].Phase, s.Services[i].Reason, s.Services[i].WaitingOn = supervisor.Phase(phase), reason, ""
 			}
 		}
 	})
@@ -143,24 +144,36 @@ func (m *memSource) setPhase(name, phase, reason string) {
 // starting, the notebook waiting and one verify mismatch.
 func fixtureSnapshot() Snapshot {
 	at := func(min int) time.Time { return fixedNow.Add(-time.Duration(min) * time.Minute) }
+	on := func(name string, c supervisor.Condition) []supervisor.Dependency {
+		return []supervisor.Dependency{{Service: name, Condition: c}}
+	}
+	app := Placement{Kind: KindApp}
 	return Snapshot{Project: "demo", SupervisorPID: 4242, At: fixedNow,
 		Services: []Service{
-			{Name: "consul", Kind: KindApp, Phase: "healthy", Health: "healthy", StartedAt: at(90),
-				Ports: []string{"127.0.0.1:8500->8500/tcp"}, LastProbe: "leader elected", LastProbeAt: at(0)},
-			{Name: "trino-coordinator", Kind: KindApp, Phase: "healthy", Health: "healthy", Restarts: 1,
-				StartedAt: at(80), DependsOn: []string{"consul"}, LastProbe: "starting:false", LastProbeAt: at(0)},
-			{Name: "trino-coordinator-sidecar", Kind: KindSidecar, SidecarOf: "trino-coordinator",
-				Phase: "healthy", Health: "healthy", StartedAt: at(79), DependsOn: []string{"trino-coordinator"}},
-			{Name: "trino-worker-1", Kind: KindApp, Phase: "healthy", Health: "healthy", StartedAt: at(78),
-				DependsOn: []string{"trino-coordinator"}},
-			{Name: "trino-worker-2", Kind: KindApp, Phase: "starting", Health: "starting", StartedAt: at(1),
-				DependsOn: []string{"trino-coordinator"}, LastProbe: "starting:true"},
-			{Name: "notebook", Kind: KindApp, Phase: "waiting", DependsOn: []string{"trino-coordinator-sidecar"},
-				WaitingOn: "trino-worker-2", Reason: "the cluster has 1 of 2 active workers"},
-			{Name: "notebook-sidecar", Kind: KindSidecar, SidecarOf: "notebook", Phase: "pending",
-				Upstreams: []Upstream{{Destination: "trino-coordinator", LocalBind: "127.0.0.1:8080"}}},
-			{Name: "orchestrator", Kind: KindMoat, Phase: "running", StartedAt: at(77),
-				Upstreams: []Upstream{{Destination: "trino-coordinator", LocalBind: "127.0.0.1:28080"}}},
+			{ServiceStatus: supervisor.ServiceStatus{Name: "consul", Phase: supervisor.PhaseHealthy, Health: supervisor.HealthHealthy,
+				InstanceID: "c0ffee000001", StartedAt: at(90), Ports: supervisor.Ports{{HostPort: 8500, ContainerPort: 8500}},
+				LastProbe: "leader elected"}, Placement: app},
+			{ServiceStatus: supervisor.ServiceStatus{Name: "trino-coordinator", Phase: supervisor.PhaseHealthy,
+				Health: supervisor.HealthHealthy, Restarts: 1, StartedAt: at(80), DependsOn: on("consul", supervisor.Healthy),
+				LastProbe: "starting:false"}, Placement: app},
+			{ServiceStatus: supervisor.ServiceStatus{Name: "trino-coordinator-sidecar", Phase: supervisor.PhaseHealthy,
+				Health: supervisor.HealthHealthy, StartedAt: at(79), DependsOn: on("trino-coordinator", supervisor.Started)},
+				Placement: Placement{Kind: KindSidecar, SidecarOf: "trino-coordinator"}},
+			{ServiceStatus: supervisor.ServiceStatus{Name: "trino-worker-1", Phase: supervisor.PhaseHealthy,
+				Health: supervisor.HealthHealthy, StartedAt: at(78), DependsOn: on("trino-coordinator", supervisor.Healthy)},
+				Placement: app},
+			{ServiceStatus: supervisor.ServiceStatus{Name: "trino-worker-2", Phase: supervisor.PhaseStarting,
+				Health: supervisor.HealthStarting, StartedAt: at(1), DependsOn: on("trino-coordinator", supervisor.Healthy),
+				LastProbe: "starting:true"}, Placement: app},
+			{ServiceStatus: supervisor.ServiceStatus{Name: "notebook", Phase: supervisor.PhaseWaiting,
+				DependsOn: on("trino-coordinator-sidecar", supervisor.Healthy), WaitingOn: "trino-worker-2 (healthy)",
+				Reason: "the cluster has 1 of 2 active workers"}, Placement: app},
+			{ServiceStatus: supervisor.ServiceStatus{Name: "notebook-sidecar", Phase: supervisor.PhasePending},
+				Placement: Placement{Kind: KindSidecar, SidecarOf: "notebook",
+					Upstreams: []Upstream{{Destination: "trino-coordinator", LocalBind: "127.0.0.1:8080"}}}},
+			{ServiceStatus: supervisor.ServiceStatus{Name: "orchestrator", Phase: supervisor.PhaseRunning, StartedAt: at(77)},
+				Placement: Placement{Kind: KindMoat,
+					Upstreams: []Upstream{{Destination: "trino-coordinator", LocalBind: "127.0.0.1:28080"}}}},
 		},
 		Intentions: []Intention{
 			{Source: "*", Destination: "*", Action: "deny"},

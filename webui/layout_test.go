@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"moat/supervisor"
 )
 
 func TestTopologyLayout(t *testing.T) {
@@ -50,10 +52,13 @@ func TestTopologyLayout(t *testing.T) {
 }
 
 func TestTopologySurvivesCycles(t *testing.T) {
+	on := func(name string) []supervisor.Dependency {
+		return []supervisor.Dependency{{Service: name, Condition: supervisor.Started}}
+	}
 	snap := Snapshot{Services: []Service{
-		{Name: "a", Kind: KindApp, DependsOn: []string{"b"}},
-		{Name: "b", Kind: KindApp, DependsOn: []string{"a"}},
-		{Name: "lonely-sidecar", Kind: KindSidecar, SidecarOf: "gone"},
+		{ServiceStatus: supervisor.ServiceStatus{Name: "a", DependsOn: on("b")}, Placement: Placement{Kind: KindApp}},
+		{ServiceStatus: supervisor.ServiceStatus{Name: "b", DependsOn: on("a")}, Placement: Placement{Kind: KindApp}},
+		{ServiceStatus: supervisor.ServiceStatus{Name: "lonely-sidecar"}, Placement: Placement{Kind: KindSidecar, SidecarOf: "gone"}},
 	}}
 	if topo := layoutTopology(snap); len(topo.Nodes) != 3 {
 		t.Fatalf("%d nodes, want 3", len(topo.Nodes))

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"moat/supervisor"
 )
 
 // metrics is /metrics in the Prometheus text exposition format (0.0.4).
@@ -62,13 +64,13 @@ func b2f(v bool) float64 {
 
 func writeMetrics(b *bytes.Buffer, snap Snapshot, reports []ReportInfo, now time.Time) {
 	m := metricWriter{b}
-	byPhase := map[string]int{}
+	byPhase := map[supervisor.Phase]int{}
 	for _, s := range snap.Services {
 		byPhase[s.Phase]++
 	}
 	m.family("moat_services", "gauge", "Services by supervisor phase.")
 	for _, p := range phases {
-		m.sample("moat_services", float64(byPhase[p]), "phase", p)
+		m.sample("moat_services", float64(byPhase[p]), "phase", string(p))
 	}
 	m.family("moat_service_healthy", "gauge", "1 when the service is healthy (or running without a probe), else 0.")
 	for _, s := range snap.Services {

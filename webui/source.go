@@ -2,9 +2,12 @@ package webui
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	"moat/state"
+	"moat/supervisor"
 )
 
 // Source is everything the dashboard reads and the one thing it does (run a
@@ -50,28 +53,46 @@ type Snapshot struct {
 	Capture *state.Capture `json:"capture,omitempty"`
 }
 
-// Service is one service as the supervisor sees it.
+// Service is one service as the dashboard shows it: the supervisor's status
+// of it, and where it sits in the topology. `moat status --json` shows the
+// same Service (with the runtime's view beside it).
 type Service struct {
-	Name        string     `json:"name"`
-	Kind        string     `json:"kind"`                 // app, sidecar or moat
-	SidecarOf   string     `json:"sidecar_of,omitempty"` // the app a sidecar serves
-	Phase       string     `json:"phase"`                // the supervisor's phase: pending, waiting, starting, running, healthy, ...
-	Health      string     `json:"health,omitempty"`     // the last probe's verdict, when there is a probe
-	Restarts    int        `json:"restarts"`
-	StartedAt   time.Time  `json:"started_at,omitzero"`
-	Ports       []string   `json:"ports,omitempty"` // published ports as shown to a user: "127.0.0.1:8888->8888/tcp"
-	LastProbe   string     `json:"last_probe,omitempty"`
-	LastProbeAt time.Time  `json:"last_probe_at,omitzero"`
-	WaitingOn   string     `json:"waiting_on,omitempty"` // the service it waits for
-	Reason      string     `json:"reason,omitempty"`     // why it is in its phase (why it waits, why it failed)
-	DependsOn   []string   `json:"depends_on,omitempty"`
-	Upstreams   []Upstream `json:"upstreams,omitempty"`
+	supervisor.ServiceStatus
+	Placement
+}
+
+// Placement is where a service sits in the topology: what the plan says of
+// it beside its status, which the supervisor does not know.
+type Placement struct {
+	Kind      string `json:"kind"`                 // app, sidecar or moat
+	SidecarOf string `json:"sidecar_of,omitempty"` // the app a sidecar serves
+	// Upstreams are the localhost upstreams a sidecar (or one of moat's own
+	// identities) holds for its app.
+	Upstreams []Upstream `json:"upstreams,omitempty"`
 }
 
 // Upstream is a mesh upstream: the service reaches Destination at LocalBind.
+// In JSON it is a string, as status and the dashboard show it
+// ("trino-coordinator@127.0.0.1:8080").
 type Upstream struct {
-	Destination string `json:"destination"`
-	LocalBind   string `json:"local_bind"` // "127.0.0.1:8080"
+	Destination string
+	LocalBind   string // "127.0.0.1:8080"
+}
+
+// String is "trino-coordinator@127.0.0.1:8080".
+func (u Upstream) String() string { return u.Destination + "@" + u.LocalBind }
+
+// MarshalText writes String.
+func (u Upstream) MarshalText() ([]byte, error) { return []byte(u.String()), nil }
+
+// UnmarshalText reads what MarshalText writes.
+func (u *Upstream) UnmarshalText(b []byte) error {
+	dest, bind, ok := strings.Cut(string(b), "@")
+	if !ok || dest == "" || bind == "" {
+		return fmt.Errorf("upstream %q: want DESTINATION@LOCAL_BIND", b)
+	}
+	*u = Upstream{Destination: dest, LocalBind: bind}
+	return nil
 }
 
 // Intention is a Consul intention: may Source open a connection to Destination?

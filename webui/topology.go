@@ -76,9 +76,9 @@ func layoutTopology(snap Snapshot) topology {
 }
 
 func newNode(s Service, x, y, w, h int) topoNode {
-	sub := s.Phase
-	if s.Health != "" && s.Health != s.Phase {
-		sub += " · " + s.Health
+	sub := string(s.Phase)
+	if s.Health != "" && string(s.Health) != sub {
+		sub += " · " + string(s.Health)
 	}
 	if s.Kind == KindSidecar {
 		sub = "sidecar · " + sub
@@ -139,7 +139,7 @@ func rankServices(apps []Service, snap Snapshot) map[string]int {
 			link(s.Name, u.Destination)
 		}
 		for _, d := range s.DependsOn {
-			link(s.Name, d)
+			link(s.Name, d.Service)
 		}
 	}
 	for _, in := range snap.Intentions {
@@ -205,7 +205,7 @@ func (t *topology) addEdges(snap Snapshot, at map[string]anchor) {
 	}
 	for _, s := range snap.Services {
 		for _, d := range s.DependsOn {
-			if pair := [2]string{app(s.Name), app(d)}; !drawn[pair] && t.addEdge(at, pair[0], pair[1], "depends", "", 0) {
+			if pair := [2]string{app(s.Name), app(d.Service)}; !drawn[pair] && t.addEdge(at, pair[0], pair[1], "depends", "", 0) {
 				drawn[pair] = true
 			}
 		}
