@@ -10,15 +10,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
-
-	oklogrun "github.com/oklog/run"
 
 	"moat/appliance"
 	"moat/report"
 	"moat/state"
+	"moat/supervision"
 	"moat/supervisor"
 )
 
@@ -141,73 +139,62 @@ func startAndSupervise(ctx context.Context, s *stack, o upOptions, out io.Writer
 		return err
 	}
 	defer eng.Close()
-	mctx, stopMirror := context.WithCancel(ctx)
-	var mirror sync.WaitGroup
-	mirror.Add(1)
-	go func() {
-		defer mirror.Done()
-		mirrorHealth(mctx, s, eng)
-	}()
-	defer func() {
-		stopMirror()
-		mirror.Wait()
-	}()
+	// What bringUp prepares, the actors serve: they start once it returned.
+	var (
+		ws      *workstationEndpoint
+		serveUI func(context.Context) error
+	)
+	// An actor's failure stops the stack and is the run's outcome.
+	return supervision.Run(ctx, supervision.Stack{
+		Engine: eng,
+		Up: func(ctx context.Context) (err error) {
+			ws, serveUI, err = bringUp(ctx, s, eng, o, out, onReady)
+			return err
+		},
+		Down:      func(ctx context.Context) error { return stopStack(ctx, s, eng, out) },
+		Health:    supervision.HealthMirror{Mirror: healthMirror(s)},
+		Config:    configReload(s, out),
+		Reports:   scheduledReports(s, out),
+		Dashboard: supervision.Actor{Name: "dashboard", Run: func(ctx context.Context) error { return serveUI(ctx) }},
+		Actors: []supervision.Actor{
+			{Name: "host endpoint", Run: func(ctx context.Context) error { // for the user's own tools
+				if ws == nil {
+					<-ctx.Done()
+					return nil
+				}
+				return ws.serve(ctx)
+			}},
+			restartRequests(s.cfg.DataDir(), eng, out), // `moat restart SERVICE`, which clears a crash loop
+			certificateRenewer(s, out),                 // moat's CA's certificates, renewed before they expire
+		},
+		Out: out,
+	})
+}
+
+// bringUp starts the stack's services, then what must listen before the
+// stack is announced (the host endpoint, so that what up prints answers),
+// says it is ready and prepares the dashboard. A failure after the
+// services started stops them again.
+func bringUp(ctx context.Context, s *stack, eng *supervisor.Engine, o upOptions, out io.Writer, onReady func()) (*workstationEndpoint, func(context.Context) error, error) {
 	fmt.Fprintf(out, "starting %d services of %s (%s runtime)\n", len(s.topo.Services), s.cfg.Appliance.Project, s.rt.Name())
 	if err := eng.Up(ctx, s.topo); err != nil {
-		return fmt.Errorf("up failed; what this attempt created was removed:\n%w", err)
+		return nil, nil, fmt.Errorf("up failed; what this attempt created was removed:\n%w", err)
 	}
-	// The host endpoint listens before the stack is announced, so that
-	// what up prints (and `moat connect` says) answers when it returns.
 	ws, err := openWorkstation(ctx, s)
 	if err != nil {
-		return errors.Join(err, stopStack(ctx, s, eng, out))
+		return nil, nil, errors.Join(err, stopStack(ctx, s, eng, out))
 	}
 	printReady(out, s)
 	serveUI, err := prepareDashboard(ctx, s, eng, o.terminal, o.log)
 	if err != nil {
 		ws.close()
-		return errors.Join(err, stopStack(ctx, s, eng, out))
+		return nil, nil, errors.Join(err, stopStack(ctx, s, eng, out))
 	}
 	onReady()
 	if o.open && s.dashboardURL != "" {
 		openBrowser(s.dashboardURL) // one-time: the token never reaches a command line
 	}
-	// An actor's failure stops the stack and is the run's outcome.
-	serr := supervise(ctx, s, eng, out, serveUI, ws)
-	if serr != nil {
-		fmt.Fprintf(out, "error: %v\n", serr)
-	}
-	return errors.Join(serr, stopStack(ctx, s, eng, out))
-}
-
-// supervise runs the actors of a healthy stack until ctx ends or one fails:
-// the order of Add is the order they are stopped in.
-func supervise(ctx context.Context, s *stack, eng *supervisor.Engine, out io.Writer, serveUI func(context.Context) error, ws *workstationEndpoint) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var g oklogrun.Group
-	{ // Ctrl-C, SIGTERM (moat down) or the caller: stop everything.
-		g.Add(func() error { <-ctx.Done(); return nil }, func(error) { cancel() })
-	}
-	{ // The dashboard, on loopback.
-		g.Add(func() error { return serveUI(ctx) }, func(error) { cancel() })
-	}
-	{ // moat.toml's intentions, applied live when the file is saved.
-		g.Add(func() error { return watchConfig(ctx, s, out) }, func(error) { cancel() })
-	}
-	if ws != nil { // The host endpoint for the user's own tools.
-		g.Add(func() error { return ws.serve(ctx) }, func(error) { cancel() })
-	}
-	{ // `moat restart SERVICE` requests (a restart that clears a crash loop).
-		g.Add(func() error { return serveRestartRequests(ctx, s.cfg.DataDir(), eng, out) }, func(error) { cancel() })
-	}
-	{ // Scheduled reports (a running report finishes first).
-		g.Add(func() error { scheduleReports(ctx, s, out); return nil }, func(error) { cancel() })
-	}
-	{ // Certificates of moat's CA, renewed and reloaded before they expire (renew.go).
-		g.Add(func() error { return renewCertificates(ctx, s, out) }, func(error) { cancel() })
-	}
-	return g.Run()
+	return ws, serveUI, nil
 }
 
 func stopStack(ctx context.Context, s *stack, eng *supervisor.Engine, out io.Writer) error {
@@ -217,47 +204,35 @@ func stopStack(ctx context.Context, s *stack, eng *supervisor.Engine, out io.Wri
 	return eng.Down(stopCtx, supervisor.DownOptions{DefaultGrace: s.cfg.Appliance.StopGrace.D()})
 }
 
-// mirrorHealth keeps Consul's TTL checks of the mesh services equal to what
-// moat observes until ctx ends (the checks expire unless refreshed).
-func mirrorHealth(ctx context.Context, s *stack, eng *supervisor.Engine) {
+// healthMirror keeps Consul's TTL checks of the mesh services equal to what
+// moat observes (nil without a mesh).
+func healthMirror(s *stack) func(context.Context, supervisor.Transition) error {
 	if s.control == nil {
-		return
+		return nil
 	}
-	tick := time.NewTicker(10 * time.Second)
-	defer tick.Stop()
-	for {
-		for _, st := range eng.Status() {
-			s.control.MirrorHealth(ctx, supervisor.Transition{Service: st.Name, To: st.Phase, Reason: st.Reason})
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		case <-s.mirrorWake:
-		}
-	}
+	return s.control.MirrorHealth
 }
 
-// scheduleReports runs the scheduled reports until ctx ends.
-func scheduleReports(ctx context.Context, s *stack, out io.Writer) {
+// scheduledReports are the [[report]]s with their runner (none without
+// Trino). Each run opens its own connection through the mesh, as the
+// dashboard's "run now" does.
+func scheduledReports(s *stack, out io.Writer) supervision.Reports {
 	if s.control == nil || !s.cfg.Trino.Enabled {
-		<-ctx.Done()
-		return
+		return supervision.Reports{}
 	}
-	r, done, err := s.runner(ctx)
-	if err != nil {
-		fmt.Fprintf(out, "warning: scheduled reports are off: %v\n", err)
-		<-ctx.Done()
-		return
-	}
-	defer done()
-	appliance.ScheduleReports(ctx, s.cfg.ReportDefinitions(), func(ctx context.Context, d report.Definition) {
+	return supervision.Reports{Definitions: s.cfg.ReportDefinitions(), Run: func(ctx context.Context, d report.Definition) {
+		r, done, err := s.runner(ctx)
+		if err != nil {
+			fmt.Fprintf(out, "report %s failed: %v\n", d.Name, err)
+			return
+		}
+		defer done()
 		if res, err := r.Run(ctx, d); err != nil {
 			fmt.Fprintf(out, "report %s failed: %v\n", d.Name, err)
 		} else {
 			fmt.Fprintf(out, "report %s: %d rows → %s\n", d.Name, res.Meta.Rows, res.Path)
 		}
-	})
+	}}
 }
 
 func printReady(out io.Writer, s *stack) {

@@ -7,6 +7,7 @@ import (
 
 	"moat/appliance"
 	"moat/state"
+	"moat/supervision"
 	"moat/supervisor"
 )
 
@@ -14,6 +15,14 @@ import (
 // (supervisor/docker): how a renewed certificate reaches a running service.
 type fileWriter interface {
 	WriteFiles(ctx context.Context, id string, files []supervisor.File) error
+}
+
+// certificateRenewer is the supervised stack's actor that renews the
+// certificates of moat's CA and reloads them before they expire.
+func certificateRenewer(s *stack, out io.Writer) supervision.Actor {
+	return supervision.Actor{Name: "certificate renewer", Run: func(ctx context.Context) error {
+		return renewCertificates(ctx, s, out)
+	}}
 }
 
 // renewCertificates runs the certificate renewer (appliance.Renewer) of a

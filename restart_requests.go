@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	"moat/supervision"
 	"moat/supervisor"
 )
 
@@ -34,6 +35,14 @@ func requestRestart(dataDir, service string, pid int) error {
 		return err
 	}
 	return syscall.Kill(pid, syscall.SIGUSR1)
+}
+
+// restartRequests is the supervised stack's actor that serves `moat
+// restart` (serveRestartRequests).
+func restartRequests(dataDir string, eng *supervisor.Engine, out io.Writer) supervision.Actor {
+	return supervision.Actor{Name: "restart requests", Run: func(ctx context.Context) error {
+		return serveRestartRequests(ctx, dataDir, eng, out)
+	}}
 }
 
 // serveRestartRequests is the supervisor's actor: on SIGUSR1 it restarts

@@ -5,8 +5,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/robfig/cron/v3"
-
 	"moat/report"
 	"moat/state"
 )
@@ -41,22 +39,4 @@ func (c *Config) Report(name string) (report.Definition, bool) {
 		}
 	}
 	return report.Definition{}, false
-}
-
-// ScheduleReports runs the scheduled reports with run until ctx ends. Each
-// run's outcome goes to done (errors are recorded by the runner itself).
-func ScheduleReports(ctx context.Context, defs []report.Definition, run func(context.Context, report.Definition)) error {
-	c := cron.New(cron.WithParser(cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)))
-	for _, d := range defs {
-		if d.Schedule == "" {
-			continue
-		}
-		if _, err := c.AddFunc(d.Schedule, func() { run(ctx, d) }); err != nil {
-			return err
-		}
-	}
-	c.Start()
-	<-ctx.Done()
-	<-c.Stop().Done() // waits for running reports
-	return nil
 }
