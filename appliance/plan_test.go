@@ -2,18 +2,16 @@ package appliance
 
 import (
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"moat/internal/golden"
 	"moat/supervisor"
 	"moat/trino"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 // fakeSecrets holds fixed stand-ins for every secret a plan uses.
 func fakeSecrets(t *testing.T, dataDir string) *Secrets {
@@ -75,21 +73,6 @@ func planJSON(t *testing.T, topo supervisor.Topology) []byte {
 	return append(b, '\n')
 }
 
-func checkGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		os.WriteFile(path, got, 0o644)
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if string(want) != string(got) {
-		t.Errorf("%s differs from the plan (go test ./appliance -run Plan -update, then read the diff):\n%s", path, got)
-	}
-}
-
 func TestPlanGolden(t *testing.T) {
 	for _, tc := range []struct{ name, extra string }{
 		{"plan-builtin.golden", ""},
@@ -105,11 +88,11 @@ func TestPlanGolden(t *testing.T) {
 			if err := Provision(c, sec); err != nil {
 				t.Fatal(err)
 			}
-			topo, err := Plan(c, sec, NewControl(c, sec))
+			topo, err := Plan(c, sec, NewControl(c, sec, nil))
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkGolden(t, tc.name, []byte(strings.ReplaceAll(string(planJSON(t, topo)), dir, "$DATA_DIR")))
+			golden.Check(t, filepath.Join("testdata", tc.name), []byte(strings.ReplaceAll(string(planJSON(t, topo)), dir, "$DATA_DIR")))
 			// Planning twice gives the same config hashes: nothing is
 			// re-created on the next up (the password file is reused).
 			again, _ := Plan(c, sec, nil)

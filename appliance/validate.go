@@ -14,6 +14,7 @@ import (
 
 	"github.com/distribution/reference"
 
+	"moat/mesh"
 	"moat/report"
 	"moat/supervisor"
 	"moat/trino"
@@ -143,8 +144,9 @@ func (k *checker) appliance(a Appliance) {
 	k.positive("appliance.stable_after", a.StableAfter)
 	k.positive("appliance.crash_loop_window", a.CrashLoopWindow)
 	k.positive("appliance.report_timeout", a.ReportTimeout)
-	if err := a.RestartBackoff().Validate(); err != nil {
-		k.add("appliance."+strings.Fields(err.Error())[0], nil, "%s", strings.SplitN(err.Error(), ": ", 2)[1])
+	var pe *supervisor.PolicyError
+	if errors.As(a.RestartBackoff().Validate(), &pe) {
+		k.add("appliance."+pe.Field, nil, "%s", pe.Reason)
 	}
 	if a.CrashLoopFailures < 1 || a.CrashLoopFailures > 100 {
 		k.add("appliance.crash_loop_failures", a.CrashLoopFailures, "must be between 1 and 100")
@@ -524,26 +526,42 @@ func (k *checker) schedule(field, spec string) {
 }
 
 func (k *checker) intentions(c *Config) {
-	known := append(CatalogueOf(c).IdentityNames(), "*")
+	list := make([]mesh.Intention, len(c.Intentions))
 	for i, in := range c.Intentions {
-		f := fmt.Sprintf("intention[%d]", i)
-		if !oneOf(in.Source, known...) {
-			k.add(f+".source", in.Source, "must be one of %s", strings.Join(known, ", "))
+		list[i] = in.meshIntention()
+	}
+	var errs mesh.IntentionErrors
+	errors.As(mesh.ValidateIntentions(list, IntentionScope(c)), &errs)
+	for _, e := range errs {
+		field := fmt.Sprintf("intention[%d]", e.Index)
+		if e.Field != "" {
+			field += "." + e.Field
 		}
-		if !oneOf(in.Destination, known...) {
-			k.add(f+".destination", in.Destination, "must be one of %s", strings.Join(known, ", "))
-		}
-		if !oneOf(in.Action, "allow", "deny") {
-			k.add(f+".action", in.Action, "must be allow or deny")
-		}
-		if len(in.HTTP) > 0 && c.Mesh.Proxy != "envoy" {
-			k.add(f+".http", nil, "HTTP path and method rules need mesh.proxy = \"envoy\" (the built-in proxy only sees TCP)")
-		}
-		if id, ok := CatalogueOf(c).Identity(in.Destination); len(in.HTTP) > 0 && (in.Destination == "*" || ok && id.OpaqueTLS) {
-			k.add(f+".http", nil, "HTTP path and method rules cannot apply to %s: its clients speak TLS to the application itself, "+
-				"carried by the sidecar at L4, so no proxy sees their HTTP; use an allow or deny intention, and [[policy]] for what a user may do in Trino", in.Destination)
+		k.add(field, e.Value, "%s", e.Msg)
+	}
+}
+
+// IntentionScope is what c's intentions are checked against: its sidecar
+// proxy, the identities of its catalogue (and "*"), and the destinations
+// whose clients speak TLS to the application itself.
+func IntentionScope(c *Config) mesh.IntentionScope {
+	cat := CatalogueOf(c)
+	scope := mesh.IntentionScope{Proxy: mesh.ProxyKind(c.Mesh.Proxy), Names: append(cat.IdentityNames(), mesh.Wildcard)}
+	for _, id := range cat.Identities {
+		if id.OpaqueTLS {
+			scope.OpaqueTLS = append(scope.OpaqueTLS, id.Name)
 		}
 	}
+	return scope
+}
+
+// meshIntention is the declared intention as package mesh writes it.
+func (in Intention) meshIntention() mesh.Intention {
+	mi := mesh.Intention{Source: in.Source, Destination: in.Destination, Action: mesh.Action(in.Action)}
+	for _, h := range in.HTTP {
+		mi.HTTP = append(mi.HTTP, mesh.PathRule{PathPrefix: h.PathPrefix, Methods: h.Methods})
+	}
+	return mi
 }
 
 func (k *checker) services(c *Config) {

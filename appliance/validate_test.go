@@ -100,3 +100,45 @@ func TestReplacedListNamesOnlyDefaults(t *testing.T) {
 		t.Errorf("got %v\nwant %s", err, want)
 	}
 }
+
+// Every problem of the declared intentions is reported at once, each at
+// its line and field, from mesh's one validator.
+func TestIntentionProblemsAtTheirLines(t *testing.T) {
+	_, err := Parse([]byte(`[[intention]]
+source = "notebook"
+destination = "trino-coordinator"
+action = "allow"
+[[intention]]
+source = "web"
+destination = "trino-coordinator"
+action = "permit"
+[[intention]]
+source = "notebook"
+destination = "trino-coordinator"
+action = "deny"
+[[intention.http]]
+path_prefix = "v1"
+`), "moat.toml")
+	want := []string{
+		`moat.toml:6: intention[1].source = "web": must be one of orchestrator, workstation, trino-coordinator, notebook, *`,
+		`moat.toml:8: intention[1].action = "permit": must be allow or deny`,
+		`moat.toml:9: intention[2]: notebook → trino-coordinator is declared twice (first at intention[0]): keep one`,
+		`moat.toml:13: intention[2].http: HTTP path rules narrow an allow; a deny takes none: drop the rules, or make the action allow`,
+		`moat.toml:13: intention[2].http: HTTP path and method rules need mesh.proxy = "envoy" (the built-in proxy only sees TCP): set it, or drop the rules`,
+		`moat.toml:13: intention[2].http: HTTP path and method rules cannot apply to trino-coordinator: its clients speak TLS to the application itself, carried by the sidecar at L4, so no proxy sees their HTTP; use an allow or deny intention, and [[policy]] for what a user may do in Trino`,
+		`moat.toml:14: intention[2].http[0].path_prefix = "v1": must start with /, e.g. "/api/"`,
+	}
+	if err == nil || err.Error() != strings.Join(want, "\n") {
+		t.Errorf("got:\n%v\nwant:\n%s", err, strings.Join(want, "\n"))
+	}
+}
+
+// The supervisor's backoff rule lands at the moat.toml key its
+// PolicyError names.
+func TestBackoffProblemAtItsKey(t *testing.T) {
+	_, err := Parse([]byte("[appliance]\nrestart_backoff_initial = \"2s\"\nrestart_backoff_max = \"1s\"\n"), "moat.toml")
+	want := "moat.toml:3: appliance.restart_backoff_max: must be at least restart_backoff_initial (2s)"
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v, want %s", err, want)
+	}
+}
