@@ -51,7 +51,7 @@ func BenchmarkQueryLatency(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctl := appliance.NewControl(cfg, sec)
+	ctl := appliance.NewControl(cfg, sec, nil)
 	defer ctl.Close()
 	meshDB, err := ctl.DB(ctx, "analyst", "moat-bench") // as `moat query --user analyst`
 	if err != nil {

@@ -136,7 +136,7 @@ func (s *testStack) diagnose(st Status) {
 			s.t.Logf("secrets: %v", err)
 			return
 		}
-		c, err := appliance.NewControl(cfg, sec).Consul()
+		c, err := appliance.NewControl(cfg, sec, nil).Consul()
 		if err == nil {
 			var checks api.HealthChecks
 			if checks, _, err = c.Health().State(api.HealthAny, nil); err == nil {

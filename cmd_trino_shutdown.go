@@ -7,16 +7,8 @@ import (
 	"fmt"
 	"os"
 
-	"moat/supervisor"
 	"moat/trino"
 )
-
-// selfRunner runs moat's own binary inside another container's network
-// namespace, with files in its own filesystem (the Docker runtime).
-type selfRunner interface {
-	SelfImage(ctx context.Context) (string, error)
-	RunInWithFiles(ctx context.Context, id, image string, args []string, files []supervisor.File) (int, string, error)
-}
 
 // runTrinoShutdown is `moat __trino-shutdown FILE`, which moat runs inside
 // a worker's network namespace (appliance.Control.ShutdownWorker): it sends

@@ -104,7 +104,7 @@ func (s *testStack) consul() *api.Client {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	c, err := appliance.NewControl(cfg, sec).Consul()
+	c, err := appliance.NewControl(cfg, sec, nil).Consul()
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -506,7 +506,7 @@ func checkSealed(t *testing.T, s *testStack) {
 			t.Errorf("leader over the sealed API: %q %v", leader, err)
 		}
 		sec, _ := appliance.OpenSecrets(s.dataDir)
-		ctl := appliance.NewControl(cfg, sec)
+		ctl := appliance.NewControl(cfg, sec, nil)
 		conf, err := ctl.ConsulTLSConfig()
 		if err != nil {
 			t.Fatal(err)

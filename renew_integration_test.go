@@ -164,7 +164,7 @@ func consulClientTLS(t testing.TB, cfg *appliance.Config) *tls.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conf, err := appliance.NewControl(cfg, sec).ConsulTLSConfig()
+	conf, err := appliance.NewControl(cfg, sec, nil).ConsulTLSConfig()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -90,32 +89,14 @@ func openConfigMode(ctx context.Context, cfg *appliance.Config, mode openMode) (
 		}
 	}
 	if cfg.Mesh.Enabled {
-		s.control = appliance.NewControl(cfg, s.secrets)
-		if ex, ok := s.rt.(supervisor.Execer); ok {
-			s.control.Exec = func(ctx context.Context, service string, cmd []string) (int, string, error) {
-				in, err := s.instance(ctx, service)
-				if err != nil {
-					return 0, "", err
-				}
-				return ex.Exec(ctx, in.ID, cmd)
-			}
-		}
-		if p, ok := s.rt.(selfRunner); ok {
-			s.control.RunSelf = func(ctx context.Context, service string, args []string, files []supervisor.File) (int, string, error) {
-				in, err := s.instance(ctx, service)
-				if err != nil {
-					return 0, "", err
-				}
-				img, err := p.SelfImage(ctx)
-				if err != nil {
-					return 0, "", err
-				}
-				return p.RunInWithFiles(ctx, in.ID, img, args, files)
-			}
-		}
+		s.control = appliance.NewControl(cfg, s.secrets, s.rt)
 		s.closers = append(s.closers, func() error { s.control.Close(); return nil })
 	}
-	if s.topo, err = appliance.Plan(cfg, s.secrets, s.control); err != nil {
+	var gates appliance.Equipper // none without a mesh (a nil *Control is not a nil Equipper)
+	if s.control != nil {
+		gates = s.control
+	}
+	if s.topo, err = appliance.Plan(cfg, s.secrets, gates); err != nil {
 		s.close()
 		return nil, err
 	}
@@ -208,21 +189,7 @@ func (s *stack) engine(w io.Writer) *supervisor.Engine {
 
 // instance finds the current instance of service name.
 func (s *stack) instance(ctx context.Context, name string) (supervisor.Instance, error) {
-	inv, err := s.rt.List(ctx, s.cfg.Appliance.Project)
-	if err != nil {
-		return supervisor.Instance{}, err
-	}
-	var names []string
-	for _, in := range inv.Instances {
-		if in.Service == name {
-			return in, nil
-		}
-		names = append(names, in.Service)
-	}
-	if len(names) == 0 {
-		return supervisor.Instance{}, fmt.Errorf("no service %q is running: the stack is down (`moat up`)", name)
-	}
-	return supervisor.Instance{}, fmt.Errorf("no service %q: the stack has %s", name, strings.Join(names, ", "))
+	return supervisor.FindInstance(ctx, s.rt, s.cfg.Appliance.Project, name)
 }
 
 func since(t time.Time) string {

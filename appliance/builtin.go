@@ -80,8 +80,8 @@ func tokenSecret(service string) string {
 func catalogEnv(secret string) string { return "MOAT_SECRET_" + strings.ToUpper(secret) }
 
 // planBuiltin plans Consul, the sidecars, Trino and the notebook; with a
-// control plane k, each is equipped for its role (Control.equip).
-func planBuiltin(c *Config, sec *Secrets, k *Control) (supervisor.Topology, error) {
+// control plane k, each is equipped for its role (Equipper).
+func planBuiltin(c *Config, sec *Secrets, k Equipper) (supervisor.Topology, error) {
 	var t supervisor.Topology
 	addr := PlanAddresses(c)
 	if c.Mesh.Enabled {
@@ -124,7 +124,7 @@ func planBuiltin(c *Config, sec *Secrets, k *Control) (supervisor.Topology, erro
 		cat := CatalogueOf(c)
 		for i := range t.Services {
 			if b, ok := cat.Service(t.Services[i].Name); ok {
-				k.equip(&t.Services[i], b, cat)
+				k.Equip(&t.Services[i], b, cat)
 			}
 		}
 	}

@@ -42,7 +42,7 @@ func TestCatalogueIsWhatThePlanRuns(t *testing.T) {
 			if err := Provision(c, sec); err != nil {
 				t.Fatal(err)
 			}
-			k := NewControl(c, sec)
+			k := NewControl(c, sec, nil)
 			topo, err := Plan(c, sec, k)
 			if err != nil {
 				t.Fatal(err)

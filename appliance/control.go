@@ -30,15 +30,12 @@ type Control struct {
 	cfg  *Config
 	sec  *Secrets
 	addr Addresses
-	// Exec runs a command in a service's container (the Docker runtime's
-	// Exec); the Envoy sidecars need it to have Consul render bootstraps.
-	Exec func(ctx context.Context, service string, cmd []string) (int, string, error)
-	// RunSelf runs moat's own (static) binary with args in a throwaway
-	// container that shares only service's network namespace, files copied
-	// in first (the Docker runtime's RunInWithFiles). Graceful worker
-	// shutdown needs it: nothing on the host reaches a node's private
-	// address (the trino bridge has no host address).
-	RunSelf func(ctx context.Context, service string, args []string, files []supervisor.File) (int, string, error)
+	// rt runs what must run inside the stack's containers: Consul's Envoy
+	// bootstraps, probes from inside a container (supervisor.Execer), and
+	// the graceful shutdown of a worker from inside its network namespace
+	// (supervisor.SelfRunner). Nil or without those (the process runtime):
+	// they are refused with the reason.
+	rt supervisor.Runtime
 
 	// Made once: moat's TLS material for Consul and Trino.
 	consulTLS func() (api.TLSConfig, error)
@@ -62,12 +59,41 @@ func (k *Control) ConsulInfo() mesh.AgentInfo {
 	return k.agent
 }
 
-// NewControl returns a Control for the stack of cfg.
-func NewControl(cfg *Config, sec *Secrets) *Control {
-	k := &Control{cfg: cfg, sec: sec, addr: PlanAddresses(cfg), intentions: cfg.Intentions}
+// NewControl returns a Control for the stack of cfg, whose containers run
+// on rt (nil: none, as in a test of what needs no container).
+func NewControl(cfg *Config, sec *Secrets, rt supervisor.Runtime) *Control {
+	k := &Control{cfg: cfg, sec: sec, addr: PlanAddresses(cfg), intentions: cfg.Intentions, rt: rt}
 	k.consulTLS = sync.OnceValues(k.makeConsulTLS)
 	k.trinoTLS = sync.OnceValues(k.makeTrinoTLS)
 	return k
+}
+
+// execer is the runtime's Exec, if it has one.
+func (k *Control) execer() (supervisor.Execer, bool) {
+	ex, ok := k.rt.(supervisor.Execer)
+	return ex, ok
+}
+
+// exec runs cmd in service's container.
+func (k *Control) exec(ctx context.Context, ex supervisor.Execer, service string, cmd []string) (int, string, error) {
+	in, err := supervisor.FindInstance(ctx, k.rt, k.cfg.Appliance.Project, service)
+	if err != nil {
+		return 0, "", err
+	}
+	return ex.Exec(ctx, in.ID, cmd)
+}
+
+// runSelf runs moat's binary with args beside service, files copied in.
+func (k *Control) runSelf(ctx context.Context, p supervisor.SelfRunner, service string, args []string, files []supervisor.File) (int, string, error) {
+	in, err := supervisor.FindInstance(ctx, k.rt, k.cfg.Appliance.Project, service)
+	if err != nil {
+		return 0, "", err
+	}
+	img, err := p.SelfImage(ctx)
+	if err != nil {
+		return 0, "", err
+	}
+	return p.RunInWithFiles(ctx, in.ID, img, args, files)
 }
 
 // Close stops the identity's renewal.
@@ -346,7 +372,8 @@ const shutdownRequestPath = "/run/moat/shutdown.json"
 // container (never argv).
 func (k *Control) ShutdownWorker(service, ip string) func(context.Context) error {
 	return func(ctx context.Context) error {
-		if k.RunSelf == nil {
+		p, ok := k.rt.(supervisor.SelfRunner)
+		if !ok {
 			return errors.New("the graceful shutdown is sent from inside the worker's network namespace: it needs the Docker runtime")
 		}
 		ca, err := k.sec.CA()
@@ -359,7 +386,7 @@ func (k *Control) ShutdownWorker(service, ip string) func(context.Context) error
 			return err
 		}
 		files := []supervisor.File{{Path: shutdownRequestPath, Mode: 0o600, Content: req}}
-		code, out, err := k.RunSelf(ctx, service, []string{TrinoShutdownCommand, shutdownRequestPath}, files)
+		code, out, err := k.runSelf(ctx, p, service, []string{TrinoShutdownCommand, shutdownRequestPath}, files)
 		if err != nil {
 			return err
 		}
@@ -495,7 +522,8 @@ func (k *Control) ClusterReady(ctx context.Context) error {
 // The bootstrap holds the sidecar's token: it becomes a 0600 file.
 func (k *Control) EnvoyBootstrap(service string) func(context.Context) ([]supervisor.File, error) {
 	return func(ctx context.Context) ([]supervisor.File, error) {
-		if k.Exec == nil {
+		ex, ok := k.execer()
+		if !ok {
 			return nil, errors.New("the Envoy sidecars need the Docker runtime (to run consul connect envoy -bootstrap)")
 		}
 		token := k.sec.EnsureUUID(tokenSecret(service))
@@ -507,7 +535,7 @@ func (k *Control) EnvoyBootstrap(service string) func(context.Context) ([]superv
 		if err != nil {
 			return nil, err
 		}
-		code, out, err := k.Exec(ctx, ServiceConsul, append(cmd.Args, "-token-file", consulTokenDir+"/"+service))
+		code, out, err := k.exec(ctx, ex, ServiceConsul, append(cmd.Args, "-token-file", consulTokenDir+"/"+service))
 		if err != nil || code != 0 {
 			return nil, fmt.Errorf("consul connect envoy -bootstrap for %s: exit %d: %v %s", service, code, err, redactToken(out, token))
 		}
@@ -573,11 +601,12 @@ func probeCommands(kind, target string) [][]string {
 // inside service's container. It reports whether target answered, with the
 // probe's words; err means no probe could run there.
 func (k *Control) ProbeFrom(ctx context.Context, service, kind, target string) (bool, string, error) {
-	if k.Exec == nil {
+	ex, ok := k.execer()
+	if !ok {
 		return false, "", errors.New("probing from inside a container needs the Docker runtime")
 	}
 	for _, cmd := range probeCommands(kind, target) {
-		code, out, err := k.Exec(ctx, service, cmd)
+		code, out, err := k.exec(ctx, ex, service, cmd)
 		if err != nil {
 			continue // that program is not in this image
 		}
@@ -599,10 +628,10 @@ func (k *Control) UpstreamReady(ctx context.Context) error {
 	return fmt.Errorf("the notebook's upstream %s does not answer yet: %s", url, detail)
 }
 
-// equip gives the built-in service b (planned as s) what only a running
+// Equip gives the built-in service b (planned as s) what only a running
 // control plane can do, by its role in the catalogue: a readiness gate, a
 // preparation (an Envoy bootstrap) and a pre-stop action.
-func (k *Control) equip(s *supervisor.Spec, b Builtin, cat Catalogue) {
+func (k *Control) Equip(s *supervisor.Spec, b Builtin, cat Catalogue) {
 	switch b.Role {
 	case RoleConsul:
 		s.Gate = k.ConsulReady
@@ -618,10 +647,11 @@ func (k *Control) equip(s *supervisor.Spec, b Builtin, cat Catalogue) {
 			s.Prepare = k.EnvoyBootstrap(b.App)
 		}
 		app, _ := cat.Service(b.App)
+		_, canExec := k.execer()
 		switch {
 		case app.Role == RoleCoordinator:
 			gates = append(gates, k.ClusterReady)
-		case k.cfg.Trino.Enabled && k.Exec != nil:
+		case k.cfg.Trino.Enabled && canExec:
 			gates = append(gates, k.UpstreamReady) // the application's upstream to Trino
 		}
 		s.Gate = all(gates)

@@ -18,9 +18,10 @@ func TestEnvoyBootstrapKeepsTheTokenOutOfArgv(t *testing.T) {
 	cfg.Mesh.Proxy = "envoy"
 	sec := fakeSecrets(t, t.TempDir())
 	token := sec.EnsureUUID(tokenSecret(ServiceNotebook))
-	k := NewControl(cfg, sec)
+	rt := newContainers(t, cfg, ServiceConsul)
+	k := NewControl(cfg, sec, rt)
 	var argv []string
-	k.Exec = func(_ context.Context, service string, cmd []string) (int, string, error) {
+	rt.exec = func(service string, cmd []string) (int, string, error) {
 		argv = cmd
 		return 1, "error: the agent said no to " + token, errors.New("exit 1")
 	}

@@ -21,14 +21,16 @@ func TestShutdownWorkerFromInsideItsNamespace(t *testing.T) {
 	}
 	sec := fakeSecrets(t, t.TempDir())
 	shared := sec.Ensure(SecretTrinoShared)
-	k := NewControl(cfg, sec)
+	k := NewControl(cfg, sec, nil)
 	if err := k.ShutdownWorker("trino-worker-1", "172.29.0.11")(context.Background()); err == nil || !strings.Contains(err.Error(), "needs the Docker runtime") {
 		t.Errorf("without a runtime that runs moat beside the worker: %v", err)
 	}
 	var gotService string
 	var gotArgs []string
 	var gotFiles []supervisor.File
-	k.RunSelf = func(_ context.Context, service string, args []string, files []supervisor.File) (int, string, error) {
+	rt := newContainers(t, cfg, "trino-worker-1")
+	k = NewControl(cfg, sec, rt)
+	rt.self = func(service string, args []string, files []supervisor.File) (int, string, error) {
 		gotService, gotArgs, gotFiles = service, args, files
 		return 1, "trino shutdown of 172.29.0.11:8443: 401 Unauthorized", nil
 	}

@@ -47,13 +47,20 @@ func Provision(c *Config, sec *Secrets) error {
 	return sec.Save()
 }
 
+// Equipper gives a planned built-in service what only a running control
+// plane can do, by the service's role in the catalogue: a readiness gate,
+// a preparation and a pre-stop action (Control).
+type Equipper interface {
+	Equip(s *supervisor.Spec, b Builtin, cat Catalogue)
+}
+
 // Plan turns the config into the topology moat runs; with k (moat's
 // control plane, nil for a command that starts nothing) each built-in
 // service gets its readiness gate and actions. It changes nothing:
 // it plans on a read-only snapshot of sec. With secrets that may change
 // (moat up), what the plan needs must have been provisioned first; with
 // read-only ones, what is missing is a placeholder kept in memory.
-func Plan(c *Config, sec *Secrets, k *Control) (supervisor.Topology, error) {
+func Plan(c *Config, sec *Secrets, k Equipper) (supervisor.Topology, error) {
 	topo := supervisor.Topology{Project: c.Appliance.Project}
 	view := sec.snapshot()
 	builtin, err := planBuiltin(c, view, k)

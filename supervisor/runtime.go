@@ -3,7 +3,9 @@ package supervisor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -57,6 +59,34 @@ type Runtime interface {
 // dependent starts as soon as the service is healthy.
 type Execer interface {
 	Exec(ctx context.Context, id string, cmd []string) (exitCode int, output string, err error)
+}
+
+// SelfRunner is implemented by runtimes that can run moat's own (static)
+// binary in a throwaway instance that shares only another instance's
+// network namespace, with files copied in first (Docker): how moat reaches
+// an address only that namespace can reach.
+type SelfRunner interface {
+	SelfImage(ctx context.Context) (string, error)
+	RunInWithFiles(ctx context.Context, id, image string, args []string, files []File) (exitCode int, output string, err error)
+}
+
+// FindInstance is the current instance of service in project.
+func FindInstance(ctx context.Context, rt Runtime, project, service string) (Instance, error) {
+	inv, err := rt.List(ctx, project)
+	if err != nil {
+		return Instance{}, err
+	}
+	var names []string
+	for _, in := range inv.Instances {
+		if in.Service == service {
+			return in, nil
+		}
+		names = append(names, in.Service)
+	}
+	if len(names) == 0 {
+		return Instance{}, fmt.Errorf("no service %q is running: the stack is down (`moat up`)", service)
+	}
+	return Instance{}, fmt.Errorf("no service %q: the stack has %s", service, strings.Join(names, ", "))
 }
 
 // NetworkRepairer is implemented by runtimes whose instances can lose a

@@ -165,7 +165,7 @@ func newPlan(cfg *appliance.Config, opts Options) (*plan, error) {
 	if pl.topo, err = appliance.Plan(&provisioned, sec, nil); err != nil {
 		return nil, err
 	}
-	ctl := appliance.NewControl(cfg, sec)
+	ctl := appliance.NewControl(cfg, sec, nil)
 	defer ctl.Close()
 	pl.intentions = append([]mesh.Intention{mesh.DefaultDeny}, ctl.Intentions()...)
 	if err := mesh.ValidateIntentions(pl.intentions, mesh.ProxyEnvoy); err != nil {

@@ -552,7 +552,7 @@ func TestExportAgreesWithPlan(t *testing.T) {
 
 func checkIntentions(t *testing.T, cfg *appliance.Config, data []byte) {
 	t.Helper()
-	ctl := appliance.NewControl(clusterConfig(cfg), &appliance.Secrets{})
+	ctl := appliance.NewControl(clusterConfig(cfg), &appliance.Secrets{}, nil)
 	defer ctl.Close()
 	want := map[string]mesh.Intention{}
 	for _, in := range append([]mesh.Intention{mesh.DefaultDeny}, ctl.Intentions()...) {
