@@ -38,10 +38,7 @@ func TestCatalogueIsWhatThePlanRuns(t *testing.T) {
 			if got := cat.IdentityNames(); !slices.Equal(got, tc.identities) {
 				t.Errorf("identities %v, want %v", got, tc.identities)
 			}
-			sec := fakeSecrets(t, dir)
-			if err := Provision(c, sec); err != nil {
-				t.Fatal(err)
-			}
+			sec := provisioned(t, c)
 			k := NewControl(c, sec, nil)
 			topo, err := Plan(c, sec, k)
 			if err != nil {

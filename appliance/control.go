@@ -149,7 +149,7 @@ func (k *Control) ConsulTLSConfig() (*tls.Config, error) {
 		return nil, err
 	}
 	// Each handshake presents the current certificate (renew.go renews it).
-	conf.Certificates, conf.GetClientCertificate = nil, (&clientCertificate{sec: k.sec}).get
+	conf.Certificates, conf.GetClientCertificate = nil, k.sec.GetClientCertificate()
 	return conf, nil
 }
 
@@ -162,7 +162,7 @@ func (k *Control) makeConsulTLS() (api.TLSConfig, error) {
 	if err != nil {
 		return api.TLSConfig{}, err
 	}
-	cert, key, err := k.sec.EnsureCert(ca, certMoatClient, moatClientLeaf())
+	cert, key, err := k.sec.ClientCertificate()
 	if err != nil {
 		return api.TLSConfig{}, err
 	}

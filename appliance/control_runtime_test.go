@@ -17,6 +17,21 @@ type containers struct {
 	self func(service string, args []string, files []supervisor.File) (int, string, error)
 }
 
+// provisioned gives cfg a data directory of the test's own and the
+// secrets `moat up` would make there.
+func provisioned(t *testing.T, cfg *Config) *Secrets {
+	t.Helper()
+	cfg.Appliance.DataDir = t.TempDir()
+	sec, err := OpenSecrets(cfg.DataDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Provision(cfg, sec); err != nil {
+		t.Fatal(err)
+	}
+	return sec
+}
+
 // newContainers runs one instance of each of services in cfg's project.
 func newContainers(t *testing.T, cfg *Config, services ...string) *containers {
 	t.Helper()
@@ -60,7 +75,7 @@ func TestControlExecFindsTheServiceInstance(t *testing.T) {
 	rt := newContainers(t, cfg, ServiceNotebook)
 	var ran string
 	rt.exec = func(service string, cmd []string) (int, string, error) { ran = service; return 0, "ok", nil }
-	k := NewControl(cfg, fakeSecrets(t, t.TempDir()), rt)
+	k := NewControl(cfg, provisioned(t, cfg), rt)
 	ok, detail, err := k.ProbeFrom(context.Background(), ServiceNotebook, "tcp", "127.0.0.1:1")
 	if err != nil || !ok || detail != "ok" || ran != ServiceNotebook {
 		t.Errorf("probe from the notebook: ok=%v %q %v, ran in %q", ok, detail, err, ran)
@@ -68,7 +83,7 @@ func TestControlExecFindsTheServiceInstance(t *testing.T) {
 	if _, _, err := k.ProbeFrom(context.Background(), ServiceConsul, "tcp", "127.0.0.1:1"); err == nil {
 		t.Error("a probe from a service that is not running ran")
 	}
-	none := NewControl(cfg, fakeSecrets(t, t.TempDir()), nil)
+	none := NewControl(cfg, provisioned(t, cfg), nil)
 	if _, _, err := none.ProbeFrom(context.Background(), ServiceNotebook, "tcp", "127.0.0.1:1"); err == nil {
 		t.Error("a probe ran without a runtime that runs commands in containers")
 	}

@@ -16,7 +16,7 @@ func TestEnvoyBootstrapKeepsTheTokenOutOfArgv(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Mesh.Proxy = "envoy"
-	sec := fakeSecrets(t, t.TempDir())
+	sec := provisioned(t, cfg)
 	token := sec.EnsureUUID(tokenSecret(ServiceNotebook))
 	rt := newContainers(t, cfg, ServiceConsul)
 	k := NewControl(cfg, sec, rt)
@@ -42,9 +42,6 @@ func TestEnvoyBootstrapKeepsTheTokenOutOfArgv(t *testing.T) {
 		}
 	}
 	// The Consul container holds the token file the exec names.
-	if err := Provision(cfg, sec); err != nil {
-		t.Fatal(err)
-	}
 	topo, err := Plan(cfg, sec, nil)
 	if err != nil {
 		t.Fatal(err)

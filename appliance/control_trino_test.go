@@ -19,7 +19,7 @@ func TestShutdownWorkerFromInsideItsNamespace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sec := fakeSecrets(t, t.TempDir())
+	sec := provisioned(t, cfg)
 	shared := sec.Ensure(SecretTrinoShared)
 	k := NewControl(cfg, sec, nil)
 	if err := k.ShutdownWorker("trino-worker-1", "172.29.0.11")(context.Background()); err == nil || !strings.Contains(err.Error(), "needs the Docker runtime") {

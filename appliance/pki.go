@@ -100,6 +100,23 @@ func CertLifetime() (time.Duration, error) {
 	return d, nil
 }
 
+// ClientCertificate is moat's own client certificate and key (for
+// Consul's HTTPS API, verify_incoming), issued by moat's CA and renewed
+// when near expiry.
+func (s *Secrets) ClientCertificate() (cert, key []byte, err error) {
+	ca, err := s.CA()
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.EnsureCert(ca, certMoatClient, moatClientLeaf())
+}
+
+// GetClientCertificate serves moat's current client certificate to TLS
+// handshakes (tls.Config.GetClientCertificate).
+func (s *Secrets) GetClientCertificate() func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+	return (&clientCertificate{sec: s}).get
+}
+
 // clientCertificate serves moat's current client certificate to TLS
 // handshakes (tls.Config.GetClientCertificate), so that a connection made
 // after a renewal presents the new certificate without a new client.
@@ -111,11 +128,7 @@ type clientCertificate struct {
 }
 
 func (c *clientCertificate) get(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-	ca, err := c.sec.CA()
-	if err != nil {
-		return nil, err
-	}
-	cert, key, err := c.sec.EnsureCert(ca, certMoatClient, moatClientLeaf())
+	cert, key, err := c.sec.ClientCertificate()
 	if err != nil {
 		return nil, err
 	}

@@ -88,7 +88,7 @@ func TestPlanGolden(t *testing.T) {
 			if err := Provision(c, sec); err != nil {
 				t.Fatal(err)
 			}
-			topo, err := Plan(c, sec, NewControl(c, sec, nil))
+			topo, err := Plan(c, sec, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
