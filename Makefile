@@ -133,7 +133,7 @@ python3:
 # also run as ordinary tests in `go test`; a crash found here is written to
 # <package>/testdata/fuzz/<FuzzName>/ and replays there as a test.
 FUZZTIME ?= 60s
-FUZZ_TARGETS := appliance:FuzzParse trino:FuzzRules report:FuzzRender webui:FuzzHandler
+FUZZ_TARGETS := appliance/config:FuzzParse trino:FuzzRules report:FuzzRender webui:FuzzHandler
 
 .PHONY: fuzz fuzz-short
 

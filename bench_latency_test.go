@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"moat/appliance"
+	"moat/appliance/config"
+	"moat/appliance/control"
 	"moat/internal/testenv"
 	"moat/pki"
 	"moat/trino"
@@ -43,7 +45,7 @@ func BenchmarkQueryLatency(b *testing.B) {
 	s := newMeshStack(b, false)
 	s.mustMoat("up", "-d")
 	ctx := context.Background()
-	cfg, err := appliance.Load(s.config)
+	cfg, err := config.Load(s.config)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -51,7 +53,7 @@ func BenchmarkQueryLatency(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctl := appliance.NewControl(cfg, sec, nil)
+	ctl := control.NewControl(cfg, sec, nil)
 	defer ctl.Close()
 	meshDB, err := ctl.DB(ctx, "analyst", "moat-bench") // as `moat query --user analyst`
 	if err != nil {

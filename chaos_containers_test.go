@@ -22,6 +22,8 @@ import (
 	"github.com/hashicorp/consul/api"
 
 	"moat/appliance"
+	"moat/appliance/config"
+	"moat/appliance/control"
 	"moat/internal/testenv"
 	"moat/state"
 )
@@ -130,13 +132,13 @@ func (s *testStack) diagnose(st Status) {
 		logs, _ := exec.Command("docker", "logs", "--tail", "20", s.project+"-"+ss.Name).CombinedOutput()
 		s.t.Logf("%s is %s (%s); its last transitions:\n%s\nits last log lines:\n%s", ss.Name, ss.Phase, ss.Reason, strings.Join(lines, "\n"), logs)
 	}
-	if cfg, err := appliance.Load(s.config); err == nil && cfg.Mesh.Enabled {
+	if cfg, err := config.Load(s.config); err == nil && cfg.Mesh.Enabled {
 		sec, err := appliance.OpenSecrets(cfg.DataDir())
 		if err != nil {
 			s.t.Logf("secrets: %v", err)
 			return
 		}
-		c, err := appliance.NewControl(cfg, sec, nil).Consul()
+		c, err := control.NewControl(cfg, sec, nil).Consul()
 		if err == nil {
 			var checks api.HealthChecks
 			if checks, _, err = c.Health().State(api.HealthAny, nil); err == nil {
@@ -301,7 +303,7 @@ func TestChaosNetworkDisconnect(t *testing.T) {
 	s := newTestStack(t, "")
 	s.mustMoat("up", "-d")
 	before := s.service("api")
-	net := s.project + "_" + appliance.AppsNetwork
+	net := s.project + "_" + config.AppsNetwork
 	for i := range chaosKills(t) {
 		at := time.Now()
 		dockerCLI(t, "network", "disconnect", net, s.project+"-api")
@@ -389,7 +391,7 @@ func TestChaosEventStreamCut(t *testing.T) {
 	proxy.cut()
 	proxy.awaitRefused(t, 2) // moat noticed, and tries to subscribe again
 	dockerCLI(t, "kill", s.project+"-db")
-	dockerCLI(t, "network", "disconnect", s.project+"_"+appliance.AppsNetwork, s.project+"-api")
+	dockerCLI(t, "network", "disconnect", s.project+"_"+config.AppsNetwork, s.project+"-api")
 	st = s.allUp("db restarted and api reconnected while the event stream is down", time.Minute)
 	if r := restartsOf(st, "db"); r != 1 {
 		t.Errorf("db restarts %d after a kill while the stream was down, want 1", r)
@@ -656,7 +658,7 @@ health_interval = "500ms"
 // dashboardGet fetches path from the stack's dashboard with its token.
 func (s *testStack) dashboardGet(path string) string {
 	s.t.Helper()
-	cfg, err := appliance.Load(s.config)
+	cfg, err := config.Load(s.config)
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -29,7 +29,8 @@ import (
 
 	trinoclient "github.com/trinodb/trino-go-client/trino"
 
-	"moat/appliance"
+	"moat/appliance/config"
+	"moat/appliance/lock"
 	"moat/internal/testenv"
 	"moat/state"
 	"moat/supervisor"
@@ -548,13 +549,13 @@ func hcContainers(t *testing.T, s *testStack, all bool) map[string]string {
 // free.
 func hcKillSupervisor(t *testing.T, s *testStack) {
 	t.Helper()
-	pid, err := appliance.ReadPID(s.dataDir)
+	pid, err := lock.ReadPID(s.dataDir)
 	if err != nil || pid == 0 {
 		t.Fatalf("no supervisor to kill: %d %v", pid, err)
 	}
 	syscall.Kill(pid, syscall.SIGKILL)
 	testenv.Eventually(t, 10*time.Second, 20*time.Millisecond, "the supervisor's lock free", func() error {
-		if pid, _ := appliance.ReadPID(s.dataDir); pid != 0 {
+		if pid, _ := lock.ReadPID(s.dataDir); pid != 0 {
 			return fmt.Errorf("held by %d", pid)
 		}
 		return nil
@@ -629,7 +630,7 @@ func chaosSIGKILL(t *testing.T, s *testStack) {
 				}
 				return nil
 			})
-			if pid, _ := appliance.ReadPID(s.dataDir); pid != 0 {
+			if pid, _ := lock.ReadPID(s.dataDir); pid != 0 {
 				syscall.Kill(pid, syscall.SIGKILL)
 			}
 			p.kill()
@@ -784,7 +785,7 @@ func chaosConsulVolume(t *testing.T, s *testStack) {
 		t.Fatal("no moat token in Consul")
 	}
 	s.mustMoat("down")
-	dockerCLI(t, "volume", "rm", s.project+"_"+appliance.ConsulVolume)
+	dockerCLI(t, "volume", "rm", s.project+"_"+config.ConsulVolume)
 	s.mustMoat("up", "-d")
 	hcHealthy(t, s)
 	if got := hcTokens(t, s); !maps.Equal(got, tokens) {
@@ -1036,7 +1037,7 @@ func runQueryFlood(t testing.TB, s *testStack, clients, queries int) floodResult
 	defer db.Close()
 	db.SetMaxIdleConns(clients)
 
-	cfg, err := appliance.Load(s.config)
+	cfg, err := config.Load(s.config)
 	if err != nil {
 		t.Fatal(err)
 	}

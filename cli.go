@@ -15,7 +15,8 @@ import (
 	"sync"
 	"time"
 
-	"moat/appliance"
+	"moat/appliance/config"
+	"moat/appliance/control"
 	"moat/supervisor"
 	"moat/supervisor/docker"
 )
@@ -81,7 +82,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	case probeCommand:
 		return runProbe(ctx, env, rest)
-	case appliance.TrinoShutdownCommand:
+	case control.TrinoShutdownCommand:
 		return runTrinoShutdown(ctx, rest)
 	}
 	if c, ok := lookup(name); ok {
@@ -352,7 +353,7 @@ func (env *cliEnv) findConfig() (string, error) {
 		return "", err
 	}
 	for {
-		p := filepath.Join(dir, appliance.DefaultFile)
+		p := filepath.Join(dir, config.DefaultFile)
 		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
 			return p, nil
 		}
@@ -366,16 +367,16 @@ func (env *cliEnv) findConfig() (string, error) {
 
 // loadConfig reads the config findConfig names, or the embedded default
 // (saying so once, with its data dir), and applies --project.
-func (env *cliEnv) loadConfig() (*appliance.Config, error) {
+func (env *cliEnv) loadConfig() (*config.Config, error) {
 	path, err := env.findConfig()
 	if err != nil {
 		return nil, err
 	}
-	var cfg *appliance.Config
+	var cfg *config.Config
 	if path != "" {
-		cfg, err = appliance.Load(path)
+		cfg, err = config.Load(path)
 	} else {
-		cfg, err = appliance.Default()
+		cfg, err = config.Default()
 	}
 	if err != nil {
 		return nil, err
@@ -386,18 +387,18 @@ func (env *cliEnv) loadConfig() (*appliance.Config, error) {
 	if path == "" && !env.noted {
 		env.noted = true
 		fmt.Fprintf(env.stderr, "moat: no %s in this folder or a parent: using the embedded default (project %s, data dir %s)\n",
-			appliance.DefaultFile, cfg.Appliance.Project, cfg.DataDir())
+			config.DefaultFile, cfg.Appliance.Project, cfg.DataDir())
 	}
 	return cfg, nil
 }
 
 // applyProject puts --project into cfg, checked by the config's own rule.
-func (env *cliEnv) applyProject(cfg *appliance.Config) error {
+func (env *cliEnv) applyProject(cfg *config.Config) error {
 	if env.project == "" || env.project == cfg.Appliance.Project {
 		return nil
 	}
-	_, err := appliance.Parse([]byte(fmt.Sprintf("[appliance]\nproject = %q\n", env.project)), "--project")
-	var ces appliance.ConfigErrors
+	_, err := config.Parse([]byte(fmt.Sprintf("[appliance]\nproject = %q\n", env.project)), "--project")
+	var ces config.ConfigErrors
 	if errors.As(err, &ces) {
 		for _, e := range ces {
 			if strings.HasPrefix(e.Field, "appliance.project") { // "appliance.project = …"

@@ -8,7 +8,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"moat/appliance"
+	"moat/appliance/config"
 )
 
 func cmdConfig() command {
@@ -53,15 +53,15 @@ var secretKey = regexp.MustCompile(`(?i)pass|secret|token|key|credential`)
 
 // configDocument is cfg as TOML's own tables (the same keys in TOML and
 // JSON), with passwords hidden.
-func configDocument(cfg *appliance.Config) (map[string]any, error) {
+func configDocument(cfg *config.Config) (map[string]any, error) {
 	c := *cfg
-	c.Users = append([]appliance.User(nil), cfg.Users...)
+	c.Users = append([]config.User(nil), cfg.Users...)
 	for i := range c.Users {
 		if c.Users[i].Password != "" {
 			c.Users[i].Password = "(hidden)"
 		}
 	}
-	c.Services = append([]appliance.Service(nil), cfg.Services...)
+	c.Services = append([]config.Service(nil), cfg.Services...)
 	for i, s := range c.Services {
 		env := map[string]string{}
 		for k, v := range s.Env {

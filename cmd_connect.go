@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"moat/appliance"
+	"moat/appliance/config"
 )
 
 func cmdConnect() command {
@@ -62,8 +62,8 @@ type ConnectSettings struct {
 	DBeaver    string `json:"dbeaver"`
 }
 
-func connectSettings(cfg *appliance.Config, user string) (ConnectSettings, error) {
-	if !appliance.HasWorkstation(cfg) {
+func connectSettings(cfg *config.Config, user string) (ConnectSettings, error) {
+	if !config.HasWorkstation(cfg) {
 		return ConnectSettings{}, errors.New("the host endpoint is off: set mesh.workstation_port in moat.toml (with [mesh] and [trino] on), then `moat up`")
 	}
 	if user == "" {

@@ -9,7 +9,8 @@ import (
 	"syscall"
 	"time"
 
-	"moat/appliance"
+	"moat/appliance/config"
+	"moat/appliance/lock"
 	"moat/supervisor"
 )
 
@@ -81,8 +82,8 @@ func down(ctx context.Context, env *cliEnv, volumes, force bool) error {
 
 // stopSupervisor asks the moat supervising cfg's stack to stop (it stops the
 // stack in order) and waits until it has released its lock.
-func stopSupervisor(ctx context.Context, env *cliEnv, cfg *appliance.Config) error {
-	pid, err := appliance.ReadPID(cfg.DataDir())
+func stopSupervisor(ctx context.Context, env *cliEnv, cfg *config.Config) error {
+	pid, err := lock.ReadPID(cfg.DataDir())
 	if err != nil || pid == 0 {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"moat/appliance"
+	"moat/appliance/config"
 	moatembed "moat/embed"
 	"moat/supervisor"
 	"moat/supervisor/process"
@@ -43,7 +44,7 @@ Example:
 			if *systemd {
 				return initSystemd(env, *force)
 			}
-			path := appliance.DefaultFile
+			path := config.DefaultFile
 			if env.configPath != "" {
 				path = env.configPath
 			}
@@ -64,9 +65,9 @@ Example:
 func initSystemd(env *cliEnv, force bool) error {
 	cfgPath := env.configPath
 	if cfgPath == "" {
-		cfgPath = appliance.DefaultFile
+		cfgPath = config.DefaultFile
 	}
-	if _, err := appliance.Load(cfgPath); err != nil {
+	if _, err := config.Load(cfgPath); err != nil {
 		return err
 	}
 	abs, err := filepath.Abs(cfgPath)
@@ -309,7 +310,7 @@ func printCheck(env *cliEnv, ck appliance.Check) {
 	}
 }
 
-func configName(c *appliance.Config) string {
+func configName(c *config.Config) string {
 	if c.Path == "" {
 		return "the embedded default moat.toml"
 	}
@@ -380,7 +381,7 @@ Example:
 // environment variable's name once upper-cased).
 var secretName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 
-func secretsSet(env *cliEnv, cfg *appliance.Config, name string, force bool) error {
+func secretsSet(env *cliEnv, cfg *config.Config, name string, force bool) error {
 	if !secretName.MatchString(name) {
 		return usageError{fmt.Sprintf("invalid secret name %q: lowercase letters, digits and _, starting with a letter, at most 64", name), "moat secrets set pg_password"}
 	}
@@ -405,7 +406,7 @@ func secretsSet(env *cliEnv, cfg *appliance.Config, name string, force bool) err
 }
 
 // secretUsers says what a change of the secret name restarts.
-func secretUsers(cfg *appliance.Config, name string) string {
+func secretUsers(cfg *config.Config, name string) string {
 	var users []string
 	for _, cat := range cfg.Catalogs {
 		for _, s := range cat.Secrets {

@@ -10,7 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"moat/appliance"
+	"moat/appliance/config"
 	"moat/state"
 	"moat/trino"
 )
@@ -65,7 +65,7 @@ func query(ctx context.Context, env *cliEnv, user, sql string, out rowWriter) er
 	if !s.cfg.HasUser(user) {
 		return usageError{fmt.Sprintf("--user %q is not a [[user]] of %s", user, configName(s.cfg)), "moat query --user analyst \"SELECT 1\""}
 	}
-	if err := s.requireRunning(ctx, appliance.ServiceCoordinator); err != nil {
+	if err := s.requireRunning(ctx, config.ServiceCoordinator); err != nil {
 		return err
 	}
 	start := time.Now()

@@ -11,7 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"moat/appliance"
+	"moat/appliance/config"
 	"moat/report"
 	"moat/state"
 )
@@ -138,7 +138,7 @@ func reportRun(ctx context.Context, env *cliEnv, name string, rawCSV bool) error
 		return fmt.Errorf("no report %q in %s: `moat report list` shows them", name, configName(s.cfg))
 	}
 	if s.control != nil && s.cfg.Trino.Enabled {
-		if err := s.requireRunning(ctx, appliance.ServiceCoordinator); err != nil {
+		if err := s.requireRunning(ctx, config.ServiceCoordinator); err != nil {
 			return err
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"moat/appliance"
+	"moat/appliance/config"
 	"moat/report"
 	"moat/state"
 	"moat/trino"
@@ -41,7 +42,7 @@ type trinoDirect struct {
 func (o *trinoDirect) flags(fs *flag.FlagSet) {
 	fs.StringVar(&o.url, "trino-url", "", "run: query this coordinator instead of the local stack, e.g. https://127.0.0.1:21000 (a pod's mesh upstream); needs no Docker and no Consul")
 	fs.StringVar(&o.caFile, "trino-ca", "", "run with --trino-url: PEM file of the CA that signed Trino's certificate (verification is never turned off)")
-	fs.StringVar(&o.user, "trino-user", appliance.OrchestratorUser, "run with --trino-url: the Trino user that authenticates and impersonates each report's run_as")
+	fs.StringVar(&o.user, "trino-user", config.OrchestratorUser, "run with --trino-url: the Trino user that authenticates and impersonates each report's run_as")
 	fs.StringVar(&o.passwordFile, "trino-password-file", "", "run with --trino-url: file holding that user's password (never give a password on the command line)")
 	fs.StringVar(&o.sidecarShutdown, "sidecar-shutdown", "", "run with --trino-url: POST this loopback URL when the run is over, e.g. http://127.0.0.1:20600/graceful_shutdown (consul-k8s), so that a Job's sidecar stops too")
 }
@@ -65,7 +66,7 @@ func (o *trinoDirect) check() error {
 		errs = append(errs, errors.New("--trino-ca is missing: give the PEM file of the CA that signed Trino's certificate"))
 	}
 	if o.user == "" {
-		errs = append(errs, errors.New("--trino-user is empty: give the Trino user (default "+appliance.OrchestratorUser+")"))
+		errs = append(errs, errors.New("--trino-user is empty: give the Trino user (default "+config.OrchestratorUser+")"))
 	}
 	if o.passwordFile == "" {
 		errs = append(errs, errors.New("--trino-password-file is missing: give the file holding the password of --trino-user"))
@@ -177,7 +178,7 @@ func runDirect(ctx context.Context, env *cliEnv, name string, rawCSV bool, o *tr
 }
 
 // reportRunner runs reports of cfg through db, recording them in st.
-func reportRunner(cfg *appliance.Config, db *sql.DB, st *state.Store) *report.Runner {
+func reportRunner(cfg *config.Config, db *sql.DB, st *state.Store) *report.Runner {
 	dir := cfg.ReportsDir()
 	return &report.Runner{Query: report.DBQuerier{DB: db}, Store: appliance.ReportStore{Store: st, Dir: dir}, Dir: dir,
 		Timeout: cfg.Appliance.ReportTimeout.D()}

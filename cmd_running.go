@@ -10,7 +10,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"moat/appliance"
+	"moat/appliance/config"
 	"moat/state"
 	"moat/supervisor"
 )
@@ -45,12 +45,12 @@ func openRunning(ctx context.Context, env *cliEnv, mode openMode) (*stack, error
 // recordedConfig is the embedded default with the project and data dir that
 // the broken config file names (as far as they can be read), when a state
 // database exists there: enough to find the running stack.
-func (env *cliEnv) recordedConfig() (*appliance.Config, bool) {
+func (env *cliEnv) recordedConfig() (*config.Config, bool) {
 	path, err := env.findConfig()
 	if err != nil || path == "" {
 		return nil, false
 	}
-	def, err := appliance.Default()
+	def, err := config.Default()
 	if err != nil {
 		return nil, false
 	}
@@ -75,7 +75,7 @@ func (env *cliEnv) recordedConfig() (*appliance.Config, bool) {
 
 // openRecorded opens the stack of a recorded config: its topology is the
 // services the running stack recorded as desired (names and images).
-func openRecorded(ctx context.Context, cfg *appliance.Config, mode openMode) (*stack, error) {
+func openRecorded(ctx context.Context, cfg *config.Config, mode openMode) (*stack, error) {
 	s, err := openParts(ctx, cfg, mode)
 	if err != nil {
 		return nil, err

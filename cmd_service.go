@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"os"
 
-	"moat/appliance"
+	"moat/appliance/lock"
 	"moat/supervisor"
 )
 
@@ -32,7 +32,7 @@ Example:
 				return err
 			}
 			defer s.close()
-			pid, _ := appliance.ReadPID(s.cfg.DataDir())
+			pid, _ := lock.ReadPID(s.cfg.DataDir())
 			var errs []error
 			for _, name := range pos {
 				errs = append(errs, restartService(ctx, env, s, name, pid))

@@ -8,7 +8,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"moat/appliance"
+	"moat/appliance/config"
+	"moat/appliance/lock"
 	"moat/state"
 	"moat/supervisor"
 	"moat/webui"
@@ -74,7 +75,7 @@ func collectStatus(ctx context.Context, env *cliEnv) (Status, error) {
 // stackStatus is the status of every service of s's topology at now.
 func stackStatus(ctx context.Context, s *stack, now time.Time) (Status, error) {
 	st := Status{Project: s.cfg.Appliance.Project}
-	st.Supervisor, _ = appliance.ReadPID(s.cfg.DataDir())
+	st.Supervisor, _ = lock.ReadPID(s.cfg.DataDir())
 	inv, err := s.rt.List(ctx, s.cfg.Appliance.Project)
 	if err != nil {
 		return st, err
@@ -86,7 +87,7 @@ func stackStatus(ctx context.Context, s *stack, now time.Time) (Status, error) {
 	// Local processes are probed by the supervising moat only: its record
 	// is their health (a new process runtime has no verdict yet).
 	keepHealth := s.rt.Name() == "process" && st.Supervisor > 0
-	cat := appliance.CatalogueOf(s.cfg)
+	cat := config.CatalogueOf(s.cfg)
 	for _, sp := range s.topo.Services {
 		ss := ServiceStatus{Service: webui.Service{ServiceStatus: recordedStatus(ctx, s.store, sp),
 			Placement: placementOf(cat, sp.Name)}}

@@ -11,7 +11,7 @@ import (
 )
 
 // runTrinoShutdown is `moat __trino-shutdown FILE`, which moat runs inside
-// a worker's network namespace (appliance.Control.ShutdownWorker): it sends
+// a worker's network namespace (control.Control.ShutdownWorker): it sends
 // the signed graceful shutdown request in FILE to the worker's private
 // address, which nothing on the host reaches. Not listed: nobody types it.
 func runTrinoShutdown(ctx context.Context, args []string) error {

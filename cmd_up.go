@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"moat/appliance"
+	"moat/appliance/lock"
 	"moat/report"
 	"moat/state"
 	"moat/supervision"
@@ -98,11 +99,11 @@ func superviseStack(ctx context.Context, env *cliEnv, o upOptions, out io.Writer
 	if err != nil {
 		return err
 	}
-	lock, err := appliance.AcquireLock(cfg.DataDir())
+	held, err := lock.Acquire(cfg.DataDir())
 	if err != nil {
 		return err
 	}
-	defer lock.Release()
+	defer held.Release()
 	s, err := openConfig(ctx, cfg)
 	if err != nil {
 		return err
@@ -291,7 +292,7 @@ func upDetached(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if pid, _ := appliance.ReadPID(cfg.DataDir()); pid > 0 {
+	if pid, _ := lock.ReadPID(cfg.DataDir()); pid > 0 {
 		return fmt.Errorf("moat (pid %d) already supervises this stack: `moat status` shows it, `moat down` stops it", pid)
 	}
 	logPath := filepath.Join(cfg.DataDir(), "moat.log")

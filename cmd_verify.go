@@ -12,7 +12,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
-	"moat/appliance"
+	"moat/appliance/config"
 	"moat/mesh"
 	"moat/state"
 	"moat/supervisor"
@@ -197,7 +197,7 @@ func verifyMatrix(ctx context.Context, s *stack) (mesh.Matrix, []state.VerifyRes
 	if err != nil {
 		return mesh.Matrix{}, nil, err
 	}
-	cat := appliance.CatalogueOf(s.cfg)
+	cat := config.CatalogueOf(s.cfg)
 	sources := cat.IdentityNames()
 	sidecars := map[string]int{}
 	var dests []string

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"moat/appliance"
+	"moat/appliance/config"
 	"moat/supervision"
 )
 
@@ -20,7 +20,7 @@ func configReload(s *stack, out io.Writer) supervision.ConfigReload {
 	}
 	return supervision.ConfigReload{
 		Path:      s.cfg.Path,
-		Load:      appliance.Load,
+		Load:      config.Load,
 		Reloaders: []supervision.Reloader{intentionsReloader(s, out)},
 	}
 }
@@ -28,7 +28,7 @@ func configReload(s *stack, out io.Writer) supervision.ConfigReload {
 // intentionsReloader reconciles the mesh's intentions with a saved
 // moat.toml and says what changed.
 func intentionsReloader(s *stack, out io.Writer) supervision.Reloader {
-	return supervision.Reloader{Name: "intentions", Apply: func(ctx context.Context, cfg *appliance.Config) error {
+	return supervision.Reloader{Name: "intentions", Apply: func(ctx context.Context, cfg *config.Config) error {
 		changes, err := s.control.SetIntentions(ctx, cfg.Intentions)
 		if err != nil {
 			return err

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"moat/appliance"
+	"moat/appliance/config"
 	"moat/mesh"
 	"moat/state"
 	"moat/supervisor"
@@ -40,7 +41,7 @@ var _ webui.Source = (*dashboardSource)(nil)
 // Snapshot is the engine's status of every service, each with its place in
 // the topology, and moat's own identities beside them.
 func (d *dashboardSource) Snapshot(ctx context.Context) (webui.Snapshot, error) {
-	cat := appliance.CatalogueOf(d.s.cfg)
+	cat := config.CatalogueOf(d.s.cfg)
 	snap := webui.Snapshot{Project: d.s.cfg.Appliance.Project, SupervisorPID: os.Getpid(), At: time.Now()}
 	for _, st := range d.eng.Status() {
 		snap.Services = append(snap.Services, webui.Service{ServiceStatus: st, Placement: placementOf(cat, st.Name)})
@@ -73,7 +74,7 @@ func (d *dashboardSource) Snapshot(ctx context.Context) (webui.Snapshot, error) 
 // placementOf is where service sits in the topology, as the dashboard and
 // `moat status` show it beside its status: a sidecar holds its app's
 // localhost upstreams, moat's own identities hold theirs.
-func placementOf(cat appliance.Catalogue, service string) webui.Placement {
+func placementOf(cat config.Catalogue, service string) webui.Placement {
 	p := webui.Placement{Kind: webui.KindApp}
 	holder := "" // whose identity's upstreams the service holds
 	if app, ok := cat.SidecarOf(service); ok {

@@ -2,6 +2,10 @@
 // Trino, Jupyter) on one host through the Docker Engine API and keeps it
 // healthy. main.go parses nothing itself: run (cli.go) dispatches to one
 // function per command (cmd_*.go), which wire the packages together:
-// appliance (config, plan, control), supervisor (engine and runtimes),
-// state, report and webui. Run `moat help` for the commands.
+// appliance/config (moat.toml), appliance (plan and provisioning),
+// appliance/control (Consul and Trino at run time), supervisor (engine and
+// runtimes), supervision (the run group of `moat up`), state, report and
+// webui. Run `moat help` for the commands.
+//
+// Imported by: nothing (a command).
 package main

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"sync"
 
-	"moat/appliance"
+	"moat/appliance/config"
 	"moat/mesh"
 )
 
@@ -31,7 +31,7 @@ type workstationEndpoint struct {
 // openWorkstation listens and takes the identity, and writes the CA file
 // the host's tools verify Trino with. Nil when the endpoint is off.
 func openWorkstation(ctx context.Context, s *stack) (*workstationEndpoint, error) {
-	if s.control == nil || !appliance.HasWorkstation(s.cfg) {
+	if s.control == nil || !config.HasWorkstation(s.cfg) {
 		return nil, nil
 	}
 	ca, err := s.secrets.CA()
@@ -87,7 +87,7 @@ func (w *workstationEndpoint) serve(ctx context.Context) error {
 // carry pipes one client connection through the mesh; a refusal closes it.
 func (w *workstationEndpoint) carry(ctx context.Context, c net.Conn) {
 	defer c.Close()
-	up, err := w.id.Dial(ctx, appliance.ServiceCoordinator)
+	up, err := w.id.Dial(ctx, config.ServiceCoordinator)
 	if err != nil {
 		return // the client sees the connection close: the mesh said no
 	}

@@ -27,6 +27,8 @@ import (
 	trinoclient "github.com/trinodb/trino-go-client/trino"
 
 	"moat/appliance"
+	"moat/appliance/config"
+	"moat/appliance/control"
 	"moat/internal/testenv"
 	"moat/report"
 	"moat/state"
@@ -96,7 +98,7 @@ func meshSubnetIndex() int {
 // behind moat's back).
 func (s *testStack) consul() *api.Client {
 	s.t.Helper()
-	cfg, err := appliance.Load(s.config)
+	cfg, err := config.Load(s.config)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -104,7 +106,7 @@ func (s *testStack) consul() *api.Client {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	c, err := appliance.NewControl(cfg, sec, nil).Consul()
+	c, err := control.NewControl(cfg, sec, nil).Consul()
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -350,7 +352,7 @@ func checkMeshStack(t *testing.T, s *testStack) {
 	})
 
 	t.Run("the dashboard shows the running stack", func(t *testing.T) {
-		cfg, err := appliance.Load(s.config)
+		cfg, err := config.Load(s.config)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -479,7 +481,7 @@ func checkMeshStack(t *testing.T, s *testStack) {
 // checkSealed attacks the control plane as code in the notebook, code in a
 // Trino node and another user of the host would.
 func checkSealed(t *testing.T, s *testStack) {
-	cfg, err := appliance.Load(s.config)
+	cfg, err := config.Load(s.config)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -506,7 +508,7 @@ func checkSealed(t *testing.T, s *testStack) {
 			t.Errorf("leader over the sealed API: %q %v", leader, err)
 		}
 		sec, _ := appliance.OpenSecrets(s.dataDir)
-		ctl := appliance.NewControl(cfg, sec, nil)
+		ctl := control.NewControl(cfg, sec, nil)
 		conf, err := ctl.ConsulTLSConfig()
 		if err != nil {
 			t.Fatal(err)
@@ -529,7 +531,7 @@ func checkSealed(t *testing.T, s *testStack) {
 	}
 	for who, cmd := range intruders {
 		t.Run("no Consul port answers from inside "+who, func(t *testing.T) {
-			for _, host := range []string{"consul", "127.0.0.1", appliance.PlanAddresses(cfg).Consul.String()} {
+			for _, host := range []string{"consul", "127.0.0.1", config.PlanAddresses(cfg).Consul.String()} {
 				for _, port := range []int{8500, 8501, 8502, 8503, 8300, 8301, 8302, 8600} {
 					target := fmt.Sprintf("%s:%d", host, port)
 					out, err := exec.Command(cmd[0], append(cmd[1:], "dial", "-timeout", "1s", target)...).CombinedOutput()
@@ -635,14 +637,14 @@ func checkWorkstation(t *testing.T, s *testStack) {
 // bridge. Only where it does (the address is local then) does it try TLS to
 // the node's port; elsewhere a packet would leave the machine.
 func checkNoHostPathToTrino(t *testing.T, s *testStack) {
-	cfg, err := appliance.Load(s.config)
+	cfg, err := config.Load(s.config)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
 		testenv.Missing(t, "the ip command (iproute2) to ask the kernel for routes: apt-get install iproute2")
 	}
-	addr := appliance.PlanAddresses(cfg)
+	addr := config.PlanAddresses(cfg)
 	for _, ip := range append([]netip.Addr{addr.Coordinator}, addr.Workers...) {
 		out, err := exec.Command("ip", "-4", "-o", "route", "get", ip.String()).CombinedOutput()
 		route := strings.TrimSpace(string(out))
@@ -662,7 +664,7 @@ func checkNoHostPathToTrino(t *testing.T, s *testStack) {
 			continue
 		}
 		t.Errorf("the host routes %s to the local bridge %s: %s", ip, dev, route)
-		target := net.JoinHostPort(ip.String(), strconv.Itoa(appliance.TrinoHTTPSPort))
+		target := net.JoinHostPort(ip.String(), strconv.Itoa(config.TrinoHTTPSPort))
 		d := &net.Dialer{Timeout: 3 * time.Second}
 		c, err := tls.DialWithDialer(d, "tcp", target, &tls.Config{InsecureSkipVerify: true})
 		if err != nil {

@@ -23,6 +23,8 @@ import (
 	trinoclient "github.com/trinodb/trino-go-client/trino"
 
 	"moat/appliance"
+	"moat/appliance/config"
+	"moat/appliance/control"
 	"moat/internal/testenv"
 	"moat/pki"
 	"moat/state"
@@ -48,7 +50,7 @@ func TestCertificateRenewal(t *testing.T) {
 	if !strings.Contains(out, "all 6 services are up") {
 		t.Fatalf("up:\n%s", out)
 	}
-	cfg, err := appliance.Load(s.config)
+	cfg, err := config.Load(s.config)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,12 +161,12 @@ func servedCert(addr string, conf *tls.Config) (*x509.Certificate, error) {
 
 // consulClientTLS is moat's TLS for Consul, read from the secrets file as
 // it is now (the client certificate is renewed too).
-func consulClientTLS(t testing.TB, cfg *appliance.Config) *tls.Config {
+func consulClientTLS(t testing.TB, cfg *config.Config) *tls.Config {
 	sec, err := appliance.OpenSecretsReadOnly(cfg.DataDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	conf, err := appliance.NewControl(cfg, sec, nil).ConsulTLSConfig()
+	conf, err := control.NewControl(cfg, sec, nil).ConsulTLSConfig()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 	batchv1 "k8s.io/api/batch/v1"
 
-	"moat/appliance"
+	"moat/appliance/config"
 	"moat/export/kubernetes"
 	"moat/pki"
 	"moat/trino"
@@ -227,7 +227,7 @@ func TestReportRunInPod(t *testing.T) {
 // the embedded default config.
 func cronJobArgs(t *testing.T, name string) []string {
 	t.Helper()
-	cfg, err := appliance.Default()
+	cfg, err := config.Default()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"moat/appliance"
+	"moat/appliance/config"
+	"moat/appliance/control"
 	"moat/state"
 	"moat/supervisor"
 	"moat/supervisor/docker"
@@ -19,12 +21,12 @@ import (
 // stack is an opened moat project: its config, state, secrets, runtime and
 // planned topology. Commands open one, use it and close it.
 type stack struct {
-	cfg          *appliance.Config
+	cfg          *config.Config
 	store        *state.Store
 	secrets      *appliance.Secrets
 	rt           supervisor.Runtime
 	topo         supervisor.Topology
-	control      *appliance.Control // nil when the mesh is off
+	control      *control.Control // nil when the mesh is off
 	closers      []func() error
 	dashboardURL string // the login URL, once the dashboard listens
 }
@@ -60,12 +62,12 @@ func openStackMode(ctx context.Context, env *cliEnv, mode openMode) (*stack, err
 
 // openConfig opens everything `moat up` needs for an already loaded config,
 // generating what is missing.
-func openConfig(ctx context.Context, cfg *appliance.Config) (*stack, error) {
+func openConfig(ctx context.Context, cfg *config.Config) (*stack, error) {
 	return openConfigMode(ctx, cfg, modeProvision)
 }
 
 // openConfigMode opens the stack of cfg, changing only what mode allows.
-func openConfigMode(ctx context.Context, cfg *appliance.Config, mode openMode) (*stack, error) {
+func openConfigMode(ctx context.Context, cfg *config.Config, mode openMode) (*stack, error) {
 	s, err := openParts(ctx, cfg, mode)
 	if err != nil {
 		return nil, err
@@ -77,7 +79,7 @@ func openConfigMode(ctx context.Context, cfg *appliance.Config, mode openMode) (
 		}
 	}
 	if cfg.Mesh.Enabled {
-		s.control = appliance.NewControl(cfg, s.secrets, s.rt)
+		s.control = control.NewControl(cfg, s.secrets, s.rt)
 		s.closers = append(s.closers, func() error { s.control.Close(); return nil })
 	}
 	var gates appliance.Equipper // none without a mesh (a nil *Control is not a nil Equipper)
@@ -93,7 +95,7 @@ func openConfigMode(ctx context.Context, cfg *appliance.Config, mode openMode) (
 
 // openParts opens the state, the secrets and the runtime of cfg: everything
 // but the plan.
-func openParts(ctx context.Context, cfg *appliance.Config, mode openMode) (*stack, error) {
+func openParts(ctx context.Context, cfg *config.Config, mode openMode) (*stack, error) {
 	s := &stack{cfg: cfg}
 	open, openSecrets := state.Open, appliance.OpenSecrets
 	switch mode {
@@ -120,7 +122,7 @@ func openParts(ctx context.Context, cfg *appliance.Config, mode openMode) (*stac
 
 // newRuntime is the Docker runtime, or local processes with
 // MOAT_RUNTIME=process (hosts without Docker).
-func newRuntime(ctx context.Context, cfg *appliance.Config) (supervisor.Runtime, error) {
+func newRuntime(ctx context.Context, cfg *config.Config) (supervisor.Runtime, error) {
 	switch r := os.Getenv("MOAT_RUNTIME"); r {
 	case "", "docker":
 		return docker.New(ctx)

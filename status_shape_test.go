@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"moat/appliance"
+	"moat/appliance/config"
 	"moat/state"
 	"moat/supervisor"
 	"moat/supervisor/supervisortest"
@@ -34,7 +35,7 @@ type shapeStack struct {
 func newShapeStack(t *testing.T) shapeStack {
 	t.Helper()
 	ctx := context.Background()
-	cfg, err := appliance.Default()
+	cfg, err := config.Default()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"moat/appliance"
+	"moat/appliance/config"
 	"moat/internal/probe"
 	"moat/report"
 	"moat/state"
@@ -169,7 +170,7 @@ func captureWorkload(ctx context.Context, s *stack, dir string) ([]probe.Needle,
 	marker := "moat-capture-" + randomHex(8)
 	q := fmt.Sprintf("SELECT upper('%s') AS marker", marker)
 	res, err := runQuery(ctx, s, "", q, &collectRows{})
-	rec := state.Query{User: appliance.OrchestratorUser, Source: "verify --capture", Rows: res.Rows, Outcome: state.OutcomeOK}
+	rec := state.Query{User: config.OrchestratorUser, Source: "verify --capture", Rows: res.Rows, Outcome: state.OutcomeOK}
 	rec.SetStatement(q)
 	if err != nil {
 		rec.Outcome, rec.Error = state.OutcomeFailed, err.Error()
@@ -191,7 +192,7 @@ func captureWorkload(ctx context.Context, s *stack, dir string) ([]probe.Needle,
 		probe.Needle{What: "the query's SQL text (" + marker + ")", Value: []byte(marker)},
 		probe.Needle{What: "the query's result (" + strings.ToUpper(marker) + ")", Value: []byte(strings.ToUpper(marker))})
 
-	def := report.Definition{Name: "moat-capture", RunAs: appliance.OrchestratorUser,
+	def := report.Definition{Name: "moat-capture", RunAs: config.OrchestratorUser,
 		SQL: fmt.Sprintf("SELECT upper('%s') AS marker", "moat-report-"+randomHex(8))}
 	if defs := s.cfg.ReportDefinitions(); len(defs) > 0 {
 		def = defs[0]
@@ -221,10 +222,10 @@ func captureWorkload(ctx context.Context, s *stack, dir string) ([]probe.Needle,
 func credentialNeedles(s *stack) []probe.Needle {
 	users := map[string]string{}
 	if v, ok := s.secrets.Get(appliance.SecretManagement); ok {
-		users[appliance.ManagementUser] = v
+		users[config.ManagementUser] = v
 	}
 	if v, ok := s.secrets.Get(appliance.SecretOrchestrator); ok {
-		users[appliance.OrchestratorUser] = v
+		users[config.OrchestratorUser] = v
 	}
 	for _, u := range s.cfg.Users {
 		users[u.Name] = appliance.UserPassword(s.cfg, s.secrets, u.Name)
@@ -296,7 +297,7 @@ func analyzeCapture(ctx context.Context, s *stack, bridges map[string]string, di
 			row = unknown(src, row.Destination, fmt.Errorf("ports %s joined the bridge during the capture (a container started or restarted) and were not captured (%s)", strings.Join(b.Missed, ", "), detail))
 		case b.Dropped > 0:
 			row = unknown(src, row.Destination, fmt.Errorf("the kernel dropped %d frames: the capture is incomplete (%s)", b.Dropped, detail))
-		case netName == appliance.MeshNetwork && a.Frames == 0:
+		case netName == config.MeshNetwork && a.Frames == 0:
 			row = unknown(src, row.Destination, errors.New("no packet seen, although moat's query crossed this bridge: the capture is blind"))
 		}
 		for _, f := range a.Findings {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"moat/appliance"
+	"moat/appliance/config"
 	"moat/internal/testenv"
 	"moat/state"
 )
@@ -22,7 +23,7 @@ import (
 // user name in clear across the mesh bridge while verify captures, and
 // verify fails naming that path.
 func checkCapture(t *testing.T, s *testStack) {
-	cfg, err := appliance.Load(s.config)
+	cfg, err := config.Load(s.config)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,14 +48,14 @@ func checkCapture(t *testing.T, s *testStack) {
 		if err != nil || !rep.OK || !c.OK || len(c.Findings) != 0 {
 			t.Errorf("verify --capture on a sound stack: %v, ok %v, evidence %+v\n%s", err, rep.OK, c, out)
 		}
-		i := slices.IndexFunc(c.Bridges, func(b state.CaptureBridge) bool { return b.Network == appliance.MeshNetwork })
+		i := slices.IndexFunc(c.Bridges, func(b state.CaptureBridge) bool { return b.Network == config.MeshNetwork })
 		if i < 0 || c.Bridges[i].Packets == 0 || c.Bridges[i].Bytes == 0 || c.Bridges[i].Flows == 0 || c.Bridges[i].Interfaces < 3 {
 			t.Errorf("the mesh bridge's capture %+v: want packets, bytes and flows seen on the bridge and its ports", c.Bridges)
 		}
 		// trinotest's coordinator reads every worker's /v1/info for the
 		// nodes query: the capture sees the trino bridge through its ports,
 		// whether or not the bridge has a host address.
-		if i := slices.IndexFunc(c.Bridges, func(b state.CaptureBridge) bool { return b.Network == appliance.TrinoNetwork }); i < 0 || c.Bridges[i].Packets == 0 {
+		if i := slices.IndexFunc(c.Bridges, func(b state.CaptureBridge) bool { return b.Network == config.TrinoNetwork }); i < 0 || c.Bridges[i].Packets == 0 {
 			t.Errorf("the trino bridge's capture %+v: want packets between the coordinator and the worker", c.Bridges)
 		}
 		if len(c.Bridges) < 3 {
@@ -81,7 +82,7 @@ func checkCapture(t *testing.T, s *testStack) {
 	})
 
 	t.Run("a plaintext leak across the mesh bridge fails verify --capture, naming the path", func(t *testing.T) {
-		addr := appliance.PlanAddresses(cfg)
+		addr := config.PlanAddresses(cfg)
 		// The intruder: code in the notebook sends a Trino request in clear
 		// (a user name header) to the coordinator's mesh address, over and
 		// over, until told to stop.
@@ -93,7 +94,7 @@ while time.time() < end and not os.path.exists("/tmp/moat-stop-leak"):
     open("/tmp/moat-leaking", "w").close()
     time.sleep(0.02)
 `, addr.CoordinatorMesh)
-		nb := s.project + "-" + appliance.ServiceNotebook
+		nb := s.project + "-" + config.ServiceNotebook
 		dockerCLI(t, "exec", "-d", nb, "python3", "-c", leaker)
 		defer exec.Command("docker", "exec", nb, "touch", "/tmp/moat-stop-leak").Run()
 		testenv.Eventually(t, 20*time.Second, 50*time.Millisecond, "the notebook leaks", func() error {
@@ -157,7 +158,7 @@ while time.time() < end and not os.path.exists("/tmp/moat-stop-leak"):
 // The needles' descriptions, which are stored and shown, never carry the
 // secret they stand for; the HTTP Basic one is the exact header value.
 func TestCaptureNeedlesNameNoSecret(t *testing.T) {
-	cfg, err := appliance.Load(filepath.Join(testenv.RepoRoot(t), "testdata", "mesh-stack.toml"))
+	cfg, err := config.Load(filepath.Join(testenv.RepoRoot(t), "testdata", "mesh-stack.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"moat/appliance"
+	"moat/appliance/config"
 	"moat/internal/probe"
 	"moat/mesh"
 	"moat/state"
@@ -51,11 +51,11 @@ func verifyIntruder(ctx context.Context, s *stack) []state.VerifyResult {
 	apps := map[string]string{} // application service → instance ID
 	for _, in := range inv.Instances {
 		switch {
-		case in.Service == appliance.ServiceConsul:
+		case in.Service == config.ServiceConsul:
 			if full, err := s.rt.Inspect(ctx, in.ID); err == nil {
-				consulIP = full.Addresses[appliance.ControlNetwork]
+				consulIP = full.Addresses[config.ControlNetwork]
 			}
-		case strings.HasSuffix(in.Service, appliance.SidecarSuffix):
+		case strings.HasSuffix(in.Service, config.SidecarSuffix):
 		default:
 			apps[in.Service] = in.ID
 		}
@@ -80,7 +80,7 @@ func verifyIntruder(ctx context.Context, s *stack) []state.VerifyResult {
 // such a packet off the machine, where it cannot reach the node and must
 // not go. Those attempts pass unsent, saying why; where the host cannot
 // tell, they are unknown.
-func offMachine(c *appliance.Config, from string, as []attack, localPath func(netip.Addr) (probe.HostPath, error)) ([]attack, []state.VerifyResult) {
+func offMachine(c *config.Config, from string, as []attack, localPath func(netip.Addr) (probe.HostPath, error)) ([]attack, []state.VerifyResult) {
 	if !c.Trino.Enabled || isTrinoNode(from) {
 		return as, nil // a node reaches the others on the trino bridge itself
 	}
@@ -112,11 +112,11 @@ func offMachine(c *appliance.Config, from string, as []attack, localPath func(ne
 }
 
 // trinoNodes are every Trino node's name and private address.
-func trinoNodes(c *appliance.Config) [][2]string {
-	addr := appliance.PlanAddresses(c)
-	out := [][2]string{{appliance.ServiceCoordinator, addr.Coordinator.String()}}
+func trinoNodes(c *config.Config) [][2]string {
+	addr := config.PlanAddresses(c)
+	out := [][2]string{{config.ServiceCoordinator, addr.Coordinator.String()}}
 	for i, ip := range addr.Workers {
-		out = append(out, [2]string{appliance.ServiceWorker + "-" + strconv.Itoa(i+1), ip.String()})
+		out = append(out, [2]string{config.ServiceWorker + "-" + strconv.Itoa(i+1), ip.String()})
 	}
 	return out
 }
@@ -128,11 +128,11 @@ func trinoNodes(c *appliance.Config) [][2]string {
 // password is left), so it fails whether or not the node answers now; only
 // then, the address being local, is it dialled, to show what answers.
 // Otherwise nothing is sent: the packet would leave the machine.
-func hostTrinoPaths(ctx context.Context, c *appliance.Config, localPath func(netip.Addr) (probe.HostPath, error)) []state.VerifyResult {
+func hostTrinoPaths(ctx context.Context, c *config.Config, localPath func(netip.Addr) (probe.HostPath, error)) []state.VerifyResult {
 	var out []state.VerifyResult
 	for _, n := range trinoNodes(c) {
 		name, ip := n[0], n[1]
-		target := net.JoinHostPort(ip, strconv.Itoa(appliance.TrinoHTTPSPort))
+		target := net.JoinHostPort(ip, strconv.Itoa(config.TrinoHTTPSPort))
 		v := state.VerifyResult{Source: "host (intruder)", Destination: "a path to " + name + " at " + target, Expected: state.Deny}
 		path, err := localPath(netip.MustParseAddr(ip))
 		switch {
@@ -156,9 +156,9 @@ func hostTrinoPaths(ctx context.Context, c *appliance.Config, localPath func(net
 }
 
 // appAttacks are the attempts from inside application name's namespace.
-func appAttacks(c *appliance.Config, name, consulIP string) []attack {
+func appAttacks(c *config.Config, name, consulIP string) []attack {
 	var out []attack
-	hosts := []string{appliance.ServiceConsul, "127.0.0.1"}
+	hosts := []string{config.ServiceConsul, "127.0.0.1"}
 	if consulIP != "" {
 		hosts = append(hosts, consulIP)
 	}
@@ -169,25 +169,25 @@ func appAttacks(c *appliance.Config, name, consulIP string) []attack {
 		}
 	}
 	if consulIP != "" {
-		for _, svc := range appliance.CatalogueOf(c).IdentityNames() {
+		for _, svc := range config.CatalogueOf(c).IdentityNames() {
 			out = append(out, attack{from: name, target: leafTarget(net.JoinHostPort(consulIP, strconv.Itoa(mesh.DefaultHTTPSPort)), svc),
 				why: name + " takes " + svc + "'s identity (leaf certificate) from Consul's HTTPS API without a client certificate"})
 		}
 	}
-	if c.Trino.Enabled && isTrinoNode(name) && name != appliance.ServiceCoordinator {
+	if c.Trino.Enabled && isTrinoNode(name) && name != config.ServiceCoordinator {
 		// A worker claiming a client's TLS: X-Forwarded-Proto over plain
 		// HTTP, on Trino's port and on the old plaintext one.
-		coord := appliance.PlanAddresses(c).Coordinator.String()
-		for _, port := range []int{appliance.TrinoHTTPSPort, 8080} {
+		coord := config.PlanAddresses(c).Coordinator.String()
+		for _, port := range []int{config.TrinoHTTPSPort, 8080} {
 			out = append(out, attack{from: name, target: probe.Target{Kind: probe.HTTP, Address: net.JoinHostPort(coord, strconv.Itoa(port)),
 				Path: "/v1/statement", Header: map[string]string{"X-Forwarded-Proto": "https", "Authorization": "Basic bW9hdDpub3QtdGhlLXBhc3N3b3Jk"}},
 				why: name + " sends a password over plain HTTP claiming X-Forwarded-Proto: https, and the coordinator evaluates it"})
 		}
 	}
 	if c.Trino.Enabled && !isTrinoNode(name) {
-		addr := appliance.PlanAddresses(c)
+		addr := config.PlanAddresses(c)
 		for _, ip := range append([]string{addr.Coordinator.String(), addr.CoordinatorMesh.String()}, ipStrings(addr.Workers)...) {
-			out = append(out, attack{from: name, target: probe.Target{Kind: probe.TCP, Address: net.JoinHostPort(ip, strconv.Itoa(appliance.TrinoHTTPSPort))},
+			out = append(out, attack{from: name, target: probe.Target{Kind: probe.TCP, Address: net.JoinHostPort(ip, strconv.Itoa(config.TrinoHTTPSPort))},
 				why: name + " reaches a Trino port directly at " + ip + ", bypassing the coordinator's sidecar and its intentions"})
 		}
 	}
@@ -196,10 +196,10 @@ func appAttacks(c *appliance.Config, name, consulIP string) []attack {
 
 // hostAttacks are another local user's attempts: Consul's published port
 // and its container address, without moat's client certificate.
-func hostAttacks(c *appliance.Config, consulIP string) []attack {
+func hostAttacks(c *config.Config, consulIP string) []attack {
 	var out []attack
 	published := "127.0.0.1:" + strconv.Itoa(c.Mesh.HTTPSPort)
-	for _, svc := range appliance.CatalogueOf(c).IdentityNames() {
+	for _, svc := range config.CatalogueOf(c).IdentityNames() {
 		out = append(out, attack{from: "host", target: leafTarget(published, svc),
 			why: "a local user takes " + svc + "'s identity from Consul's published API without moat's client certificate"})
 	}
@@ -208,7 +208,7 @@ func hostAttacks(c *appliance.Config, consulIP string) []attack {
 			t := probe.Target{Kind: probe.TCP, Address: net.JoinHostPort(consulIP, strconv.Itoa(p))}
 			why := "a local user reaches Consul's port " + strconv.Itoa(p) + " through the control bridge"
 			if p == mesh.DefaultHTTPSPort {
-				t, why = leafTarget(t.Address, appliance.OrchestratorUser), "a local user takes orchestrator's identity through the control bridge"
+				t, why = leafTarget(t.Address, config.OrchestratorUser), "a local user takes orchestrator's identity through the control bridge"
 			}
 			out = append(out, attack{from: "host", target: t, why: why})
 		}
@@ -221,7 +221,7 @@ func leafTarget(addr, service string) probe.Target {
 }
 
 func isTrinoNode(name string) bool {
-	return name == appliance.ServiceCoordinator || strings.HasPrefix(name, appliance.ServiceWorker+"-")
+	return name == config.ServiceCoordinator || strings.HasPrefix(name, config.ServiceWorker+"-")
 }
 
 func ipStrings[T fmt.Stringer](l []T) []string {

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"moat/appliance"
+	"moat/appliance/config"
 	"moat/internal/probe"
 	"moat/internal/testenv"
 	"moat/state"
@@ -18,8 +18,8 @@ import (
 	"moat/supervisor/docker"
 )
 
-func trinoPathConfig(subnet string) *appliance.Config {
-	c := &appliance.Config{}
+func trinoPathConfig(subnet string) *config.Config {
+	c := &config.Config{}
 	c.Mesh.Subnet = "172.28.0.0/24"
 	c.Trino.Enabled, c.Trino.Workers, c.Trino.Subnet = true, 1, subnet
 	return c
@@ -77,7 +77,7 @@ func TestHostTrinoPathOnRealBridges(t *testing.T) {
 	subnet := fmt.Sprintf("10.216.%d.0/24", third)
 	c := trinoPathConfig(subnet)
 	for _, sealed := range []bool{false, true} {
-		n := supervisor.Network{Name: appliance.TrinoNetwork, Internal: true, NoHostAddress: sealed,
+		n := supervisor.Network{Name: config.TrinoNetwork, Internal: true, NoHostAddress: sealed,
 			Subnet: subnet, Gateway: fmt.Sprintf("10.216.%d.1", third)}
 		if _, err := rt.EnsureNetwork(ctx, project, n); err != nil {
 			t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"moat/appliance/config"
 	moatembed "moat/embed"
 	"moat/mesh"
 	"moat/pki"
@@ -21,73 +22,24 @@ import (
 	"moat/trino"
 )
 
-// Networks, volumes and fixed addresses of the built-in services.
-const (
-	MeshNetwork = "mesh" // the coordinator's namespace, the notebook, [[service]]s
-	// ControlNetwork holds Consul alone: no application can route to it
-	// (Docker isolates bridges from each other). It exists only so that
-	// Consul's HTTPS API can be published on host loopback for moat; Docker
-	// picks its subnet, since nothing addresses Consul by IP.
-	ControlNetwork = "control"
-	TrinoNetwork   = "trino" // internal: coordinator and workers only
-	ConsulVolume   = "consul-data"
-	// TrinoHTTPSPort is Trino's only port: HTTPS with a certificate from
-	// moat's CA (there is no plaintext port).
-	TrinoHTTPSPort = 8443
-	// SidecarPort is the public (mTLS) listener of every sidecar inside
-	// its application's namespace.
-	SidecarPort = 21000
-	// NotebookUpstreamPort is where the notebook reaches Trino: its
-	// sidecar's upstream on 127.0.0.1.
-	NotebookUpstreamPort = 8080
-	consulConfigPath     = "/consul/config/server.json"
-)
+// UserSecret names the secret of a [[user]]'s generated password.
+func UserSecret(user string) string { return "user_" + user }
 
-// Addresses are the fixed IPs the plan gives the built-in services.
-type Addresses struct {
-	Consul, CoordinatorMesh, Notebook netip.Addr // on the mesh network
-	Coordinator                       netip.Addr // on the trino network
-	Workers                           []netip.Addr
-}
-
-// nth returns the n-th address of prefix.
-func nth(p netip.Prefix, n int) netip.Addr {
-	a := p.Masked().Addr()
-	for range n {
-		a = a.Next()
-	}
-	return a
-}
-
-// PlanAddresses derives the fixed IPs from the configured subnets.
-func PlanAddresses(c *Config) Addresses {
-	m, _ := netip.ParsePrefix(c.Mesh.Subnet)
-	t, _ := netip.ParsePrefix(c.Trino.Subnet)
-	a := Addresses{Consul: nth(m, 2), CoordinatorMesh: nth(m, 3), Notebook: nth(m, 4), Coordinator: nth(t, 10)}
-	// Validation refuses more than maxWorkers, and must itself be able
-	// to ask for the addresses of a config it is about to refuse.
-	for i := 1; i <= min(c.Trino.Workers, maxWorkers); i++ {
-		a.Workers = append(a.Workers, nth(t, 10+i))
-	}
-	return a
-}
-
-// secret names derived from config names.
-func userSecret(user string) string { return "user_" + user }
-func tokenSecret(service string) string {
+// TokenSecret names the secret of service's Consul ACL token.
+func TokenSecret(service string) string {
 	return "consul_token_" + strings.ReplaceAll(service, "-", "_")
 }
 func catalogEnv(secret string) string { return "MOAT_SECRET_" + strings.ToUpper(secret) }
 
 // planBuiltin plans Consul, the sidecars, Trino and the notebook; with a
 // control plane k, each is equipped for its role (Equipper).
-func planBuiltin(c *Config, sec *Secrets, k Equipper) (supervisor.Topology, error) {
+func planBuiltin(c *config.Config, sec *Secrets, k Equipper) (supervisor.Topology, error) {
 	var t supervisor.Topology
-	addr := PlanAddresses(c)
+	addr := config.PlanAddresses(c)
 	if c.Mesh.Enabled {
 		m, _ := netip.ParsePrefix(c.Mesh.Subnet)
-		t.Networks = append(t.Networks, supervisor.Network{Name: MeshNetwork, Subnet: m.Masked().String(), Gateway: nth(m, 1).String()})
-		t.Volumes = append(t.Volumes, supervisor.Volume{Name: ConsulVolume}, supervisor.Volume{Name: ConsulSocketVolume})
+		t.Networks = append(t.Networks, supervisor.Network{Name: config.MeshNetwork, Subnet: m.Masked().String(), Gateway: config.Nth(m, 1).String()})
+		t.Volumes = append(t.Volumes, supervisor.Volume{Name: config.ConsulVolume}, supervisor.Volume{Name: ConsulSocketVolume})
 		spec, err := consulSpec(c, sec, addr)
 		if err != nil {
 			return t, err
@@ -100,28 +52,28 @@ func planBuiltin(c *Config, sec *Secrets, k Equipper) (supervisor.Topology, erro
 		// must not reach a node's private address around the intentions
 		// (moat itself reaches Trino only through the mesh and from inside
 		// the nodes' namespaces, see Control).
-		t.Networks = append(t.Networks, supervisor.Network{Name: TrinoNetwork, Internal: true, NoHostAddress: true,
-			Subnet: tp.Masked().String(), Gateway: nth(tp, 1).String()})
+		t.Networks = append(t.Networks, supervisor.Network{Name: config.TrinoNetwork, Internal: true, NoHostAddress: true,
+			Subnet: tp.Masked().String(), Gateway: config.Nth(tp, 1).String()})
 		specs, err := trinoSpecs(c, sec, addr)
 		if err != nil {
 			return t, err
 		}
 		t.Services = append(t.Services, specs...)
-		t.Services = append(t.Services, sidecarSpec(c, sec, ServiceCoordinator))
+		t.Services = append(t.Services, sidecarSpec(c, sec, config.ServiceCoordinator))
 	}
 	if c.Notebook.Enabled {
 		ca, err := sec.CA()
 		if err != nil {
 			return t, err
 		}
-		t.Services = append(t.Services, notebookSpec(c, sec, addr, ca.CertPEM), sidecarSpec(c, sec, ServiceNotebook))
+		t.Services = append(t.Services, notebookSpec(c, sec, addr, ca.CertPEM), sidecarSpec(c, sec, config.ServiceNotebook))
 	}
 	if c.Mesh.Enabled {
 		// After the fixed subnets, so that Docker's choice avoids them.
-		t.Networks = append(t.Networks, supervisor.Network{Name: ControlNetwork})
+		t.Networks = append(t.Networks, supervisor.Network{Name: config.ControlNetwork})
 	}
 	if k != nil {
-		cat := CatalogueOf(c)
+		cat := config.CatalogueOf(c)
 		for i := range t.Services {
 			if b, ok := cat.Service(t.Services[i].Name); ok {
 				k.Equip(&t.Services[i], b, cat)
@@ -138,23 +90,23 @@ const (
 	ConsulSocketVolume = "consul-run"
 	ConsulSocketDir    = "/consul/run"
 	consulTLSDir       = "/consul/config/tls"
-	// consulTokenDir holds the sidecars' tokens inside the Consul
+	// ConsulTokenDir holds the sidecars' tokens inside the Consul
 	// container, for `consul connect envoy -token-file` (no token in argv).
-	consulTokenDir = "/consul/config/tokens"
+	ConsulTokenDir = "/consul/config/tokens"
 	// sidecarTokenPath is where a built-in sidecar finds its token.
 	sidecarTokenPath = "/consul/token"
 )
 
-// consulSeal is how the server is sealed (see mesh.SealOptions).
-var consulSeal = mesh.SealOptions{
+// ConsulSeal is how the server is sealed (see mesh.SealOptions).
+var ConsulSeal = mesh.SealOptions{
 	SocketDir: ConsulSocketDir, HTTPSPort: mesh.DefaultHTTPSPort,
 	CAFile: consulTLSDir + "/ca.pem", CertFile: consulTLSDir + "/server.pem", KeyFile: consulTLSDir + "/server-key.pem",
 }
 
-func consulSpec(c *Config, sec *Secrets, addr Addresses) (supervisor.Spec, error) {
-	seal := consulSeal
+func consulSpec(c *config.Config, sec *Secrets, addr config.Addresses) (supervisor.Spec, error) {
+	seal := ConsulSeal
 	conf, err := mesh.ServerConfig(mesh.ServerOptions{
-		Datacenter: c.Mesh.Datacenter, NodeName: ServiceConsul, HTTPPort: 8500,
+		Datacenter: c.Mesh.Datacenter, NodeName: config.ServiceConsul, HTTPPort: 8500,
 		ManagementToken: sec.EnsureUUID(SecretConsul), LeafCertTTL: c.Mesh.LeafCertTTL.D(),
 		Seal: &seal,
 	})
@@ -170,27 +122,27 @@ func consulSpec(c *Config, sec *Secrets, addr Addresses) (supervisor.Spec, error
 		return supervisor.Spec{}, err
 	}
 	files := []supervisor.File{
-		{Path: consulConfigPath, Mode: 0o600, Content: conf},
+		{Path: config.ConsulConfigPath, Mode: 0o600, Content: conf},
 		{Path: seal.CAFile, Mode: 0o644, Content: ca.CertPEM},
 		{Path: seal.CertFile, Mode: 0o644, Content: cert},
 		{Path: seal.KeyFile, Mode: 0o600, Content: key},
 	}
 	if c.Mesh.Proxy == "envoy" {
 		for _, svc := range sidecarServices(c) {
-			files = append(files, supervisor.File{Path: consulTokenDir + "/" + svc, Mode: 0o600, Content: []byte(sec.EnsureUUID(tokenSecret(svc)))})
+			files = append(files, supervisor.File{Path: ConsulTokenDir + "/" + svc, Mode: 0o600, Content: []byte(sec.EnsureUUID(TokenSecret(svc)))})
 		}
 	}
 	return supervisor.Spec{
-		Name: ServiceConsul, Image: c.Mesh.ConsulImage,
+		Name: config.ServiceConsul, Image: c.Mesh.ConsulImage,
 		Entrypoint: []string{"/bin/consul"},
-		Command:    []string{"agent", "-config-file=" + consulConfigPath},
+		Command:    []string{"agent", "-config-file=" + config.ConsulConfigPath},
 		Files:      files,
-		Networks:   []supervisor.Attachment{{Network: ControlNetwork, Aliases: []string{ServiceConsul}}},
+		Networks:   []supervisor.Attachment{{Network: config.ControlNetwork, Aliases: []string{config.ServiceConsul}}},
 		// The only TCP listener: HTTPS that serves moat's client
 		// certificate alone, published on host loopback.
 		Ports: []supervisor.Port{{HostIP: "127.0.0.1", HostPort: c.Mesh.HTTPSPort, ContainerPort: seal.HTTPSPort}},
 		Mounts: []supervisor.Mount{
-			{Volume: ConsulVolume, Target: mesh.ServerDataDir},
+			{Volume: config.ConsulVolume, Target: mesh.ServerDataDir},
 			{Volume: ConsulSocketVolume, Target: ConsulSocketDir},
 		},
 		Restart: supervisor.RestartAlways, StartTimeout: c.Appliance.StartTimeout.D(), StopGrace: c.Appliance.StopGrace.D(),
@@ -198,26 +150,26 @@ func consulSpec(c *Config, sec *Secrets, addr Addresses) (supervisor.Spec, error
 }
 
 // sidecarServices are the applications that get a sidecar.
-func sidecarServices(c *Config) []string {
+func sidecarServices(c *config.Config) []string {
 	var out []string
-	for _, id := range CatalogueOf(c).Sidecared() {
+	for _, id := range config.CatalogueOf(c).Sidecared() {
 		out = append(out, id.Name)
 	}
 	return out
 }
 
 // TrinoCluster is the trino package's view of the configured cluster.
-func TrinoCluster(c *Config, sec *Secrets) trino.Cluster {
-	addr := PlanAddresses(c)
+func TrinoCluster(c *config.Config, sec *Secrets) trino.Cluster {
+	addr := config.PlanAddresses(c)
 	cl := trino.Cluster{
 		Environment: c.Trino.Environment, Version: c.Trino.Version,
-		Coordinator: trino.Node{ID: ServiceCoordinator, IP: addr.Coordinator},
-		HTTPSPort:   TrinoHTTPSPort, Memory: memoryPlan(c), GracePeriod: c.Trino.ShutdownGrace.D(),
-		System:   trino.SystemUsers{Management: ManagementUser, Orchestrator: OrchestratorUser},
+		Coordinator: trino.Node{ID: config.ServiceCoordinator, IP: addr.Coordinator},
+		HTTPSPort:   config.TrinoHTTPSPort, Memory: config.MemoryPlan(c), GracePeriod: c.Trino.ShutdownGrace.D(),
+		System:   trino.SystemUsers{Management: config.ManagementUser, Orchestrator: config.OrchestratorUser},
 		Policies: trinoPolicies(c),
 	}
 	for i, ip := range addr.Workers {
-		cl.Workers = append(cl.Workers, trino.Node{ID: ServiceWorker + "-" + strconv.Itoa(i+1), IP: ip})
+		cl.Workers = append(cl.Workers, trino.Node{ID: config.ServiceWorker + "-" + strconv.Itoa(i+1), IP: ip})
 	}
 	for _, cat := range c.Catalogs {
 		tc := trino.Catalog{Name: cat.Name, Connector: cat.Connector, Properties: cat.Properties}
@@ -232,23 +184,9 @@ func TrinoCluster(c *Config, sec *Secrets) trino.Cluster {
 	return cl
 }
 
-func memoryPlan(c *Config) trino.MemoryPlan {
-	t := c.Trino
-	return trino.PlanMemory(trino.MemoryInput{
-		Workers: t.Workers, CoordinatorHeap: int64(t.CoordinatorHeap), WorkerHeap: int64(t.WorkerHeap),
-		QueryMaxMemoryPerNode: int64(t.QueryMaxMemoryPerNode), QueryMaxMemory: int64(t.QueryMaxMemory),
-		HeadroomPercent: t.HeapHeadroomPercent,
-		Fields: trino.MemoryFields{
-			CoordinatorHeap: "trino.coordinator_heap", WorkerHeap: "trino.worker_heap",
-			QueryMaxMemoryPerNode: "trino.query_max_memory_per_node", QueryMaxMemory: "trino.query_max_memory",
-			Workers: "trino.workers",
-		},
-	})
-}
-
 // trinoPolicies turns [[policy]] into Trino access rules; report owners may
 // be impersonated by the orchestrator.
-func trinoPolicies(c *Config) trino.Policies {
+func trinoPolicies(c *config.Config) trino.Policies {
 	owners := map[string]bool{}
 	for _, r := range c.Reports {
 		owners[r.RunAs] = true
@@ -292,10 +230,10 @@ func orStar(s string) string {
 }
 
 // trinoUsers are every Trino user with its password (generated when empty).
-func trinoUsers(c *Config, sec *Secrets) []trino.User {
+func trinoUsers(c *config.Config, sec *Secrets) []trino.User {
 	users := []trino.User{
-		{Name: ManagementUser, Password: sec.Ensure(SecretManagement)},
-		{Name: OrchestratorUser, Password: sec.Ensure(SecretOrchestrator)},
+		{Name: config.ManagementUser, Password: sec.Ensure(SecretManagement)},
+		{Name: config.OrchestratorUser, Password: sec.Ensure(SecretOrchestrator)},
 	}
 	for _, u := range c.Users {
 		users = append(users, trino.User{Name: u.Name, Password: UserPassword(c, sec, u.Name)})
@@ -305,13 +243,13 @@ func trinoUsers(c *Config, sec *Secrets) []trino.User {
 
 // UserPassword is the Trino password of a [[user]]: the configured one, or
 // one generated into the secrets file.
-func UserPassword(c *Config, sec *Secrets, name string) string {
+func UserPassword(c *config.Config, sec *Secrets, name string) string {
 	for _, u := range c.Users {
 		if u.Name == name && u.Password != "" {
 			return u.Password
 		}
 	}
-	return sec.Ensure(userSecret(name))
+	return sec.Ensure(UserSecret(name))
 }
 
 // passwordFile returns the bcrypt password file for users: the one written
@@ -321,14 +259,16 @@ func UserPassword(c *Config, sec *Secrets, name string) string {
 // file first). Whether the file is current is decided by an HMAC of the
 // passwords, keyed with a secret, kept beside it: bcrypt's deliberate
 // slowness is paid once per password change, not by every command.
-func passwordFile(c *Config, sec *Secrets, users []trino.User) ([]byte, error) {
+func passwordFile(c *config.Config, sec *Secrets, users []trino.User) ([]byte, error) {
 	if old, ok := currentPasswordFile(c, sec, users); ok {
 		return old, nil
 	}
 	return trino.PasswordFile(users, trino.MinBcryptCost)
 }
 
-func passwordFilePath(c *Config) string { return filepath.Join(c.DataDir(), "trino", "password.db") }
+func passwordFilePath(c *config.Config) string {
+	return filepath.Join(c.DataDir(), "trino", "password.db")
+}
 
 // passwordSum is the HMAC of users' passwords that marks a current file.
 func passwordSum(sec *Secrets, users []trino.User) string {
@@ -341,7 +281,7 @@ func passwordSum(sec *Secrets, users []trino.User) string {
 
 // currentPasswordFile is the file written before, when its sum says it
 // holds users' passwords.
-func currentPasswordFile(c *Config, sec *Secrets, users []trino.User) ([]byte, bool) {
+func currentPasswordFile(c *config.Config, sec *Secrets, users []trino.User) ([]byte, bool) {
 	path := passwordFilePath(c)
 	old, err := os.ReadFile(path)
 	if err != nil {
@@ -354,7 +294,7 @@ func currentPasswordFile(c *Config, sec *Secrets, users []trino.User) ([]byte, b
 // writePasswordFile (provisioning) writes the password file of c's users,
 // keeping the one written before (and its salt: a new one would change the
 // nodes' config hash) while it still checks against every password.
-func writePasswordFile(c *Config, sec *Secrets) error {
+func writePasswordFile(c *config.Config, sec *Secrets) error {
 	users := trinoUsers(c, sec)
 	if _, ok := currentPasswordFile(c, sec, users); ok {
 		return nil
@@ -376,7 +316,7 @@ func writePasswordFile(c *Config, sec *Secrets) error {
 	return os.WriteFile(path+".sum", []byte(sum), 0o600)
 }
 
-func trinoSpecs(c *Config, sec *Secrets, addr Addresses) ([]supervisor.Spec, error) {
+func trinoSpecs(c *config.Config, sec *Secrets, addr config.Addresses) ([]supervisor.Spec, error) {
 	cl := TrinoCluster(c, sec)
 	if err := cl.Validate(); err != nil {
 		return nil, err
@@ -416,20 +356,20 @@ func trinoSpecs(c *Config, sec *Secrets, addr Addresses) ([]supervisor.Spec, err
 		files[trino.TruststorePath] = ca.CertPEM
 		spec := trinoNodeSpec(c, n, files, env)
 		if i == 0 {
-			spec.MemoryBytes = memoryPlan(c).Coordinator.Container
-			spec.Networks = append(spec.Networks, supervisor.Attachment{Network: MeshNetwork, IP: addr.CoordinatorMesh.String(), Aliases: []string{ServiceCoordinator}})
+			spec.MemoryBytes = config.MemoryPlan(c).Coordinator.Container
+			spec.Networks = append(spec.Networks, supervisor.Attachment{Network: config.MeshNetwork, IP: addr.CoordinatorMesh.String(), Aliases: []string{config.ServiceCoordinator}})
 			// The sidecar shares this namespace: its public mTLS listener is
 			// what the host (moat's own client) reaches on loopback.
-			spec.Ports = []supervisor.Port{{HostIP: "127.0.0.1", HostPort: c.Mesh.CoordinatorPort, ContainerPort: SidecarPort}}
-			spec.Ports = append(spec.Ports, envoyReadyPorts(c, ServiceCoordinator)...)
+			spec.Ports = []supervisor.Port{{HostIP: "127.0.0.1", HostPort: c.Mesh.CoordinatorPort, ContainerPort: config.SidecarPort}}
+			spec.Ports = append(spec.Ports, envoyReadyPorts(c, config.ServiceCoordinator)...)
 			if c.Mesh.Enabled {
-				spec.DependsOn = []supervisor.Dependency{{Service: ServiceConsul, Condition: supervisor.Healthy}}
+				spec.DependsOn = []supervisor.Dependency{{Service: config.ServiceConsul, Condition: supervisor.Healthy}}
 			}
 		} else {
-			spec.MemoryBytes = memoryPlan(c).Worker.Container
+			spec.MemoryBytes = config.MemoryPlan(c).Worker.Container
 			// A worker drains for up to about twice shutdown.grace-period.
 			spec.StopGrace = 3*c.Trino.ShutdownGrace.D() + 10*time.Second
-			spec.DependsOn = []supervisor.Dependency{{Service: ServiceCoordinator, Condition: supervisor.Healthy}}
+			spec.DependsOn = []supervisor.Dependency{{Service: config.ServiceCoordinator, Condition: supervisor.Healthy}}
 		}
 		specs = append(specs, spec)
 	}
@@ -446,10 +386,10 @@ func trinoLeaf(cl trino.Cluster, n trino.Node) pki.Leaf {
 	return pki.Leaf{Name: n.ID, DNSNames: dns, IPs: ips, Server: true, Client: true}
 }
 
-func trinoNodeSpec(c *Config, n trino.Node, files map[string][]byte, env map[string]string) supervisor.Spec {
+func trinoNodeSpec(c *config.Config, n trino.Node, files map[string][]byte, env map[string]string) supervisor.Spec {
 	spec := supervisor.Spec{
 		Name: n.ID, Image: c.Trino.Image, Env: env,
-		Networks: []supervisor.Attachment{{Network: TrinoNetwork, IP: n.IP.String(), Aliases: []string{n.ID}}},
+		Networks: []supervisor.Attachment{{Network: config.TrinoNetwork, IP: n.IP.String(), Aliases: []string{n.ID}}},
 		Restart:  supervisor.RestartAlways, StartTimeout: c.Appliance.StartTimeout.D(),
 		StopGrace: c.Trino.ShutdownGrace.D() + 10e9,
 	}
@@ -478,21 +418,12 @@ const SampleNotebookPath = "/home/jovyan/work/moat-trino.ipynb"
 // EnvoyBootstrapPath is where an Envoy sidecar finds its bootstrap.
 const EnvoyBootstrapPath = "/etc/moat-envoy/bootstrap.json"
 
-// EnvoyReadyPort is the host loopback port of a sidecar's Envoy /ready
-// listener: the sidecar's own published port + 500.
-func EnvoyReadyPort(c *Config, service string) int {
-	if service == ServiceNotebook {
-		return c.Mesh.NotebookSidecarPort + 500
-	}
-	return c.Mesh.CoordinatorPort + 500
-}
-
 // envoyReadyListener is the /ready listener inside the namespace.
-const envoyReadyListener = SidecarPort + 1
+const envoyReadyListener = config.SidecarPort + 1
 
 // sidecarSpec runs the sidecar of service in its network namespace: Envoy
 // or Consul's built-in proxy, as mesh.proxy says.
-func sidecarSpec(c *Config, sec *Secrets, service string) supervisor.Spec {
+func sidecarSpec(c *config.Config, sec *Secrets, service string) supervisor.Spec {
 	if c.Mesh.Proxy == "envoy" {
 		return envoySpec(c, service)
 	}
@@ -502,42 +433,42 @@ func sidecarSpec(c *Config, sec *Secrets, service string) supervisor.Spec {
 // envoySpec runs Envoy from a bootstrap that Consul renders once it runs
 // (Control.EnvoyBootstrap fills Prepare); its admin API is a unix socket in
 // Envoy's own filesystem, out of the application's reach.
-func envoySpec(c *Config, service string) supervisor.Spec {
+func envoySpec(c *config.Config, service string) supervisor.Spec {
 	cmd, _ := mesh.EnvoyCommand(mesh.EnvoyOptions{BootstrapPath: EnvoyBootstrapPath, ReadyPort: envoyReadyListener})
 	return supervisor.Spec{
-		Name: service + SidecarSuffix, Image: c.Mesh.EnvoyImage,
+		Name: service + config.SidecarSuffix, Image: c.Mesh.EnvoyImage,
 		Entrypoint: cmd.Args[:1], Command: cmd.Args[1:],
 		ShareNetworkWith: service,
 		// xDS comes over Consul's gRPC unix socket (see consulSeal).
 		Mounts:    []supervisor.Mount{{Volume: ConsulSocketVolume, Target: ConsulSocketDir}},
-		DependsOn: []supervisor.Dependency{{Service: ServiceConsul, Condition: supervisor.Healthy}},
+		DependsOn: []supervisor.Dependency{{Service: config.ServiceConsul, Condition: supervisor.Healthy}},
 		Restart:   supervisor.RestartAlways, StartTimeout: c.Appliance.StartTimeout.D(), StopGrace: c.Appliance.StopGrace.D(),
 	}
 }
 
 // envoyReadyPorts publishes an Envoy sidecar's /ready listener on loopback
 // (it answers nothing else) from the namespace owner's container.
-func envoyReadyPorts(c *Config, service string) []supervisor.Port {
+func envoyReadyPorts(c *config.Config, service string) []supervisor.Port {
 	if !c.Mesh.Enabled || c.Mesh.Proxy != "envoy" {
 		return nil
 	}
-	return []supervisor.Port{{HostIP: "127.0.0.1", HostPort: EnvoyReadyPort(c, service), ContainerPort: envoyReadyListener}}
+	return []supervisor.Port{{HostIP: "127.0.0.1", HostPort: config.EnvoyReadyPort(c, service), ContainerPort: envoyReadyListener}}
 }
 
-func builtinSidecarSpec(c *Config, sec *Secrets, service string) supervisor.Spec {
+func builtinSidecarSpec(c *config.Config, sec *Secrets, service string) supervisor.Spec {
 	cmd, _ := mesh.BuiltinSidecar(mesh.SidecarOptions{
-		ServiceID: service, ConsulBinary: "/bin/consul", HTTPAddr: consulSeal.HTTPSocket(),
+		ServiceID: service, ConsulBinary: "/bin/consul", HTTPAddr: ConsulSeal.HTTPSocket(),
 		TokenFile: sidecarTokenPath,
 	})
 	return supervisor.Spec{
-		Name: service + SidecarSuffix, Image: c.Mesh.ConsulImage,
+		Name: service + config.SidecarSuffix, Image: c.Mesh.ConsulImage,
 		Entrypoint: cmd.Args[:1], Command: cmd.Args[1:], Env: cmd.Env,
 		ShareNetworkWith: service,
 		// Consul is reached by its unix socket and the token is a file: both
 		// in the sidecar's own filesystem, which its application cannot see.
-		Files:     []supervisor.File{{Path: sidecarTokenPath, Mode: 0o600, Content: []byte(sec.EnsureUUID(tokenSecret(service)))}},
+		Files:     []supervisor.File{{Path: sidecarTokenPath, Mode: 0o600, Content: []byte(sec.EnsureUUID(TokenSecret(service)))}},
 		Mounts:    []supervisor.Mount{{Volume: ConsulSocketVolume, Target: ConsulSocketDir}},
-		DependsOn: []supervisor.Dependency{{Service: ServiceConsul, Condition: supervisor.Healthy}},
+		DependsOn: []supervisor.Dependency{{Service: config.ServiceConsul, Condition: supervisor.Healthy}},
 		Restart:   supervisor.RestartAlways, StartTimeout: c.Appliance.StartTimeout.D(), StopGrace: c.Appliance.StopGrace.D(),
 	}
 }
@@ -545,14 +476,14 @@ func builtinSidecarSpec(c *Config, sec *Secrets, service string) supervisor.Spec
 // NotebookCAPath is where the notebook finds moat's CA (Trino's issuer).
 const NotebookCAPath = "/etc/moat/ca.pem"
 
-func notebookSpec(c *Config, sec *Secrets, addr Addresses, caPEM []byte) supervisor.Spec {
+func notebookSpec(c *config.Config, sec *Secrets, addr config.Addresses, caPEM []byte) supervisor.Spec {
 	user := c.Notebook.User
 	spec := supervisor.Spec{
-		Name: ServiceNotebook, Image: c.Notebook.Image, Command: c.Notebook.Command,
+		Name: config.ServiceNotebook, Image: c.Notebook.Image, Command: c.Notebook.Command,
 		Env: map[string]string{
 			"JUPYTER_TOKEN": sec.Ensure(SecretNotebook),
-			"TRINO_HOST":    "127.0.0.1", "TRINO_PORT": strconv.Itoa(NotebookUpstreamPort),
-			"TRINO_URL":  "https://127.0.0.1:" + strconv.Itoa(NotebookUpstreamPort),
+			"TRINO_HOST":    "127.0.0.1", "TRINO_PORT": strconv.Itoa(config.NotebookUpstreamPort),
+			"TRINO_URL":  "https://127.0.0.1:" + strconv.Itoa(config.NotebookUpstreamPort),
 			"TRINO_USER": user, "TRINO_PASSWORD": UserPassword(c, sec, user),
 			// Trino's certificate is moat's CA's: Python (requests, ssl,
 			// the trino client), Go and curl verify it with these.
@@ -562,19 +493,19 @@ func notebookSpec(c *Config, sec *Secrets, addr Addresses, caPEM []byte) supervi
 			{Path: SampleNotebookPath, Mode: 0o644, Content: moatembed.SampleNotebook, UID: 1000, GID: 100},
 			{Path: NotebookCAPath, Mode: 0o644, Content: caPEM},
 		},
-		Networks: []supervisor.Attachment{{Network: MeshNetwork, IP: addr.Notebook.String(), Aliases: []string{ServiceNotebook}}},
+		Networks: []supervisor.Attachment{{Network: config.MeshNetwork, IP: addr.Notebook.String(), Aliases: []string{config.ServiceNotebook}}},
 		Ports: []supervisor.Port{
 			{HostIP: "127.0.0.1", HostPort: c.Notebook.Port, ContainerPort: 8888},
-			{HostIP: "127.0.0.1", HostPort: c.Mesh.NotebookSidecarPort, ContainerPort: SidecarPort},
+			{HostIP: "127.0.0.1", HostPort: c.Mesh.NotebookSidecarPort, ContainerPort: config.SidecarPort},
 		},
 		Restart: supervisor.RestartAlways, StartTimeout: c.Appliance.StartTimeout.D(), StopGrace: c.Appliance.StopGrace.D(),
 	}
-	spec.Ports = append(spec.Ports, envoyReadyPorts(c, ServiceNotebook)...)
+	spec.Ports = append(spec.Ports, envoyReadyPorts(c, config.ServiceNotebook)...)
 	if len(c.Notebook.HealthCheck) > 0 {
 		spec.Health = &supervisor.Probe{Command: c.Notebook.HealthCheck, Interval: 2e9, Timeout: 5e9, Retries: 3}
 	}
 	if c.Trino.Enabled {
-		spec.DependsOn = []supervisor.Dependency{{Service: ServiceCoordinator + SidecarSuffix, Condition: supervisor.Healthy}}
+		spec.DependsOn = []supervisor.Dependency{{Service: config.ServiceCoordinator + config.SidecarSuffix, Condition: supervisor.Healthy}}
 	}
 	return spec
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"moat/appliance/config"
 	"moat/supervisor"
 )
 
@@ -18,18 +19,18 @@ func TestCrashLoopKeys(t *testing.T) {
 		{"[appliance]\ncrash_loop_failures = 3\ncrash_loop_retry = \"0s\"\n", `crash.toml:3: appliance.crash_loop_retry = "0s": must be a positive duration`},
 		{"[appliance]\ncrash_loop_retry = \"soon\"\n", `crash.toml:2: appliance.crash_loop_retry`},
 	} {
-		if _, err := Parse([]byte(tc.toml), "crash.toml"); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := config.Parse([]byte(tc.toml), "crash.toml"); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: %v; want %q", tc.toml, err, tc.want)
 		}
 	}
-	c, err := Parse([]byte("[appliance]\ncrash_loop = \"stop\"\ncrash_loop_retry = \"0s\"\n"), "crash.toml")
+	c, err := config.Parse([]byte("[appliance]\ncrash_loop = \"stop\"\ncrash_loop_retry = \"0s\"\n"), "crash.toml")
 	if err != nil {
 		t.Fatalf("stop needs no retry delay: %v", err)
 	}
 	if got := c.Appliance.CrashLoopPolicy(); !got.Stop {
 		t.Errorf("stop: %+v", got)
 	}
-	def, err := Default()
+	def, err := config.Default()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,20 @@
-// Package appliance is moat's domain root: the moat.toml schema, its defaults
-// (the embedded, commented moat.toml), strict validation whose errors name the
-// file, line, field and fix, and Plan, which composes the mesh, trino and
-// extra services into the supervisor.Topology that moat runs. It also holds
-// moat's CA (pki.go) and the Renewer that keeps its certificates current
-// while moat supervises (renew.go).
+// Package appliance turns a validated config into the stack moat runs.
 //
-// Imported by main and webui.
+//   - Plan (stack.go, builtin.go, plan.go) composes the mesh, Trino, the
+//     notebook and the [[service]] entries into a supervisor.Topology. It is
+//     pure: it reads a snapshot of the secrets and writes nothing; an
+//     Equipper (the control plane) adds gates and actions by role.
+//   - Provision (stack.go) is the one step that writes: secrets, moat's CA
+//     and certificates (pki.go), Trino's password file. Only `moat up` and
+//     the Renewer take it.
+//   - Preflight (preflight.go) checks the host facts the plan cannot know:
+//     Docker, ports, subnets, memory, disk, images.
+//   - Secrets (secrets.go), the Renewer (renew.go), and the bridges to the
+//     state store: Recorder, SetDesired, ReportStore.
+//
+// The schema, validation and the catalogue of built-in services are in
+// appliance/config; the Consul/Trino driver in appliance/control; the
+// supervisor lock in appliance/lock.
+//
+// Imported by: main, appliance/control and export/kubernetes.
 package appliance

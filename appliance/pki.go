@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"moat/appliance/config"
 	"moat/pki"
 )
 
@@ -147,10 +148,10 @@ func (c *clientCertificate) get(*tls.CertificateRequestInfo) (*tls.Certificate, 
 // consulServerLeaf is the Consul server's HTTPS certificate: moat reaches
 // it on host loopback (published port) and, on Docker Desktop or in tests,
 // by its mesh address or name.
-func consulServerLeaf(c *Config, addr Addresses) pki.Leaf {
+func consulServerLeaf(c *config.Config, addr config.Addresses) pki.Leaf {
 	return pki.Leaf{
-		Name:     ServiceConsul,
-		DNSNames: []string{"localhost", ServiceConsul, "server." + c.Mesh.Datacenter + ".consul"},
+		Name:     config.ServiceConsul,
+		DNSNames: []string{"localhost", config.ServiceConsul, "server." + c.Mesh.Datacenter + ".consul"},
 		IPs:      []net.IP{net.IPv4(127, 0, 0, 1), net.IP(addr.Consul.AsSlice())},
 		Server:   true,
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"moat/appliance/config"
 	"moat/pki"
 	"moat/trino"
 )
@@ -202,15 +203,15 @@ func TestPlannedCertificatesVerify(t *testing.T) {
 			t.Errorf("%s lacks IP %s: %v", what, ip, cert.IPAddresses)
 		}
 	}
-	consul := mustService(t, topo, ServiceConsul)
+	consul := mustService(t, topo, config.ServiceConsul)
 	var serverPEM []byte
 	for _, f := range consul.Files {
-		if f.Path == consulSeal.CertFile {
+		if f.Path == ConsulSeal.CertFile {
 			serverPEM = f.Content
 		}
 	}
-	addr := PlanAddresses(c)
-	for _, name := range []string{"localhost", ServiceConsul, "server." + c.Mesh.Datacenter + ".consul"} {
+	addr := config.PlanAddresses(c)
+	for _, name := range []string{"localhost", config.ServiceConsul, "server." + c.Mesh.Datacenter + ".consul"} {
 		verify("consul's certificate", serverPEM, x509.ExtKeyUsageServerAuth, name, nil)
 	}
 	verify("consul's certificate", serverPEM, x509.ExtKeyUsageServerAuth, "", net.IPv4(127, 0, 0, 1))

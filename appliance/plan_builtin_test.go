@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"moat/appliance/config"
 	"moat/supervisor"
 	"moat/trino"
 )
@@ -19,10 +20,10 @@ import (
 // its own), generates what the plan needs into real secrets there (as
 // Provision does, with a password file hashed at bcrypt's lowest cost)
 // and plans without a control plane.
-func provisionedPlan(t *testing.T, extra string) (*Config, *Secrets, supervisor.Topology) {
+func provisionedPlan(t *testing.T, extra string) (*config.Config, *Secrets, supervisor.Topology) {
 	t.Helper()
 	dir := t.TempDir()
-	c, err := Parse([]byte("[appliance]\ndata_dir = \""+dir+"\"\n"+extra), "moat.toml")
+	c, err := config.Parse([]byte("[appliance]\ndata_dir = \""+dir+"\"\n"+extra), "moat.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +47,7 @@ func provisionedPlan(t *testing.T, extra string) (*Config, *Secrets, supervisor.
 // provisioning leaves it, for the users' passwords (generated first), but
 // at bcrypt's lowest cost: every plan after it reuses the file instead of
 // hashing again, and tests stay fast (under -race too).
-func writeFastPasswordFile(t *testing.T, c *Config, sec *Secrets) {
+func writeFastPasswordFile(t *testing.T, c *config.Config, sec *Secrets) {
 	t.Helper()
 	users := trinoUsers(c, sec)
 	pw, err := trino.PasswordFile(users, trino.MinBcryptCost)
@@ -150,33 +151,33 @@ secrets = { "connection-password" = "pg_password" }
 func TestPlanTrinoNodes(t *testing.T) {
 	t.Parallel()
 	c, _, topo := provisionedPlan(t, "[trino]\nworkers = 3\nshutdown_grace = \"20s\"\n")
-	addr := PlanAddresses(c)
-	plan := memoryPlan(c)
-	coord := mustService(t, topo, ServiceCoordinator)
+	addr := config.PlanAddresses(c)
+	plan := config.MemoryPlan(c)
+	coord := mustService(t, topo, config.ServiceCoordinator)
 	wantCoordNets := []supervisor.Attachment{
-		{Network: TrinoNetwork, IP: addr.Coordinator.String(), Aliases: []string{ServiceCoordinator}},
-		{Network: MeshNetwork, IP: addr.CoordinatorMesh.String(), Aliases: []string{ServiceCoordinator}},
+		{Network: config.TrinoNetwork, IP: addr.Coordinator.String(), Aliases: []string{config.ServiceCoordinator}},
+		{Network: config.MeshNetwork, IP: addr.CoordinatorMesh.String(), Aliases: []string{config.ServiceCoordinator}},
 	}
 	if !slices.EqualFunc(coord.Networks, wantCoordNets, equalAttachment) {
 		t.Errorf("coordinator networks %+v, want %+v", coord.Networks, wantCoordNets)
 	}
-	if !slices.Equal(coord.DependsOn, []supervisor.Dependency{{Service: ServiceConsul, Condition: supervisor.Healthy}}) {
+	if !slices.Equal(coord.DependsOn, []supervisor.Dependency{{Service: config.ServiceConsul, Condition: supervisor.Healthy}}) {
 		t.Errorf("coordinator depends on %v", coord.DependsOn)
 	}
 	if coord.MemoryBytes != plan.Coordinator.Container || coord.StopGrace != 30*time.Second {
 		t.Errorf("coordinator memory %d (want %d), stop grace %s (want grace + 10s)", coord.MemoryBytes, plan.Coordinator.Container, coord.StopGrace)
 	}
-	if !slices.Equal(coord.Ports, []supervisor.Port{{HostIP: "127.0.0.1", HostPort: c.Mesh.CoordinatorPort, ContainerPort: SidecarPort}}) {
+	if !slices.Equal(coord.Ports, []supervisor.Port{{HostIP: "127.0.0.1", HostPort: c.Mesh.CoordinatorPort, ContainerPort: config.SidecarPort}}) {
 		t.Errorf("coordinator publishes %v: only its sidecar's listener, on loopback", coord.Ports)
 	}
 	seen := map[string]string{}
 	for i, ip := range addr.Workers {
-		name := ServiceWorker + "-" + string(rune('1'+i))
+		name := config.ServiceWorker + "-" + string(rune('1'+i))
 		w := mustService(t, topo, name)
-		if len(w.Networks) != 1 || w.Networks[0].Network != TrinoNetwork || w.Networks[0].IP != ip.String() {
+		if len(w.Networks) != 1 || w.Networks[0].Network != config.TrinoNetwork || w.Networks[0].IP != ip.String() {
 			t.Errorf("%s networks %+v, want the trino network alone at %s", name, w.Networks, ip)
 		}
-		if !slices.Equal(w.DependsOn, []supervisor.Dependency{{Service: ServiceCoordinator, Condition: supervisor.Healthy}}) {
+		if !slices.Equal(w.DependsOn, []supervisor.Dependency{{Service: config.ServiceCoordinator, Condition: supervisor.Healthy}}) {
 			t.Errorf("%s depends on %v, want a healthy coordinator", name, w.DependsOn)
 		}
 		// A draining worker gets up to twice the grace period, and more.
@@ -192,7 +193,7 @@ func TestPlanTrinoNodes(t *testing.T) {
 	// password file, owned by Trino's uid; the private ones 0600.
 	var keystores [][]byte
 	for _, s := range topo.Services {
-		if s.Name != ServiceCoordinator && !strings.HasPrefix(s.Name, ServiceWorker) {
+		if s.Name != config.ServiceCoordinator && !strings.HasPrefix(s.Name, config.ServiceWorker) {
 			continue
 		}
 		files := map[string]supervisor.File{}
@@ -239,10 +240,10 @@ func TestPlanNetworksAndIsolation(t *testing.T) {
 	t.Parallel()
 	c, _, topo := provisionedPlan(t, "[mesh]\nsubnet = \"10.20.0.0/24\"\n[trino]\nsubnet = \"10.21.0.0/24\"\n[[service]]\nname = \"web\"\nimage = \"nginx:1.27\"\nvolumes = [\"html:/srv\", \"html:/backup:ro\", \"logs:/logs\"]\n")
 	want := []supervisor.Network{
-		{Name: MeshNetwork, Subnet: "10.20.0.0/24", Gateway: "10.20.0.1"},
-		{Name: TrinoNetwork, Internal: true, NoHostAddress: true, Subnet: "10.21.0.0/24", Gateway: "10.21.0.1"},
-		{Name: ControlNetwork},
-		{Name: AppsNetwork},
+		{Name: config.MeshNetwork, Subnet: "10.20.0.0/24", Gateway: "10.20.0.1"},
+		{Name: config.TrinoNetwork, Internal: true, NoHostAddress: true, Subnet: "10.21.0.0/24", Gateway: "10.21.0.1"},
+		{Name: config.ControlNetwork},
+		{Name: config.AppsNetwork},
 	}
 	if !slices.Equal(topo.Networks, want) {
 		t.Errorf("networks %+v\nwant %+v", topo.Networks, want)
@@ -251,16 +252,16 @@ func TestPlanNetworksAndIsolation(t *testing.T) {
 	for _, v := range topo.Volumes {
 		vols = append(vols, v.Name)
 	}
-	if !slices.Equal(vols, []string{ConsulVolume, ConsulSocketVolume, "html", "logs"}) {
+	if !slices.Equal(vols, []string{config.ConsulVolume, ConsulSocketVolume, "html", "logs"}) {
 		t.Errorf("volumes %v: Consul's two, then each [[service]] volume once", vols)
 	}
 	for _, s := range topo.Services {
-		onControl := slices.ContainsFunc(s.Networks, func(a supervisor.Attachment) bool { return a.Network == ControlNetwork })
-		if onControl != (s.Name == ServiceConsul) {
+		onControl := slices.ContainsFunc(s.Networks, func(a supervisor.Attachment) bool { return a.Network == config.ControlNetwork })
+		if onControl != (s.Name == config.ServiceConsul) {
 			t.Errorf("%s on the control network: %v (Consul alone is)", s.Name, onControl)
 		}
 		mountsSocket := slices.ContainsFunc(s.Mounts, func(m supervisor.Mount) bool { return m.Volume == ConsulSocketVolume })
-		if isSidecar := strings.HasSuffix(s.Name, SidecarSuffix); mountsSocket != (s.Name == ServiceConsul || isSidecar) {
+		if isSidecar := strings.HasSuffix(s.Name, config.SidecarSuffix); mountsSocket != (s.Name == config.ServiceConsul || isSidecar) {
 			t.Errorf("%s mounts Consul's sockets: %v (only Consul and the sidecars may)", s.Name, mountsSocket)
 		}
 		for _, p := range s.Ports {
@@ -274,13 +275,13 @@ func TestPlanNetworksAndIsolation(t *testing.T) {
 	for _, a := range web.Networks {
 		nets = append(nets, a.Network)
 	}
-	if !slices.Equal(nets, []string{AppsNetwork, MeshNetwork}) {
+	if !slices.Equal(nets, []string{config.AppsNetwork, config.MeshNetwork}) {
 		t.Errorf("a [[service]] is on %v: its own network and the mesh, never trino or control", nets)
 	}
 	if web.Restart != supervisor.RestartAlways || web.StartTimeout != c.Appliance.StartTimeout.D() || web.StopGrace != c.Appliance.StopGrace.D() {
 		t.Errorf("web: restart %q, start timeout %s, stop grace %s: want the appliance's defaults", web.Restart, web.StartTimeout, web.StopGrace)
 	}
-	consul := mustService(t, topo, ServiceConsul)
+	consul := mustService(t, topo, config.ServiceConsul)
 	if len(consul.Networks) != 1 || consul.Networks[0].IP != "" {
 		t.Errorf("consul networks %+v: the control network alone, no fixed address", consul.Networks)
 	}
@@ -298,13 +299,13 @@ func TestPlanSidecars(t *testing.T) {
 	t.Parallel()
 	t.Run("builtin", func(t *testing.T) {
 		c, sec, topo := provisionedPlan(t, "")
-		for _, app := range []string{ServiceCoordinator, ServiceNotebook} {
-			s := mustService(t, topo, app+SidecarSuffix)
-			token, _ := sec.Get(tokenSecret(app))
+		for _, app := range []string{config.ServiceCoordinator, config.ServiceNotebook} {
+			s := mustService(t, topo, app+config.SidecarSuffix)
+			token, _ := sec.Get(TokenSecret(app))
 			if s.ShareNetworkWith != app || s.Image != c.Mesh.ConsulImage || len(s.Networks) != 0 || len(s.Ports) != 0 {
 				t.Errorf("%s: shares %q, image %q, networks %v, ports %v", s.Name, s.ShareNetworkWith, s.Image, s.Networks, s.Ports)
 			}
-			if !slices.Equal(s.DependsOn, []supervisor.Dependency{{Service: ServiceConsul, Condition: supervisor.Healthy}}) {
+			if !slices.Equal(s.DependsOn, []supervisor.Dependency{{Service: config.ServiceConsul, Condition: supervisor.Healthy}}) {
 				t.Errorf("%s depends on %v", s.Name, s.DependsOn)
 			}
 			if len(s.Files) != 1 || s.Files[0].Path != sidecarTokenPath || s.Files[0].Mode != 0o600 || string(s.Files[0].Content) != token {
@@ -314,42 +315,42 @@ func TestPlanSidecars(t *testing.T) {
 			if strings.Contains(string(envText), token) || !strings.Contains(string(envText), sidecarTokenPath) {
 				t.Errorf("%s env %s: want the token file named, not the token", s.Name, envText)
 			}
-			if !slices.Contains(s.Command, "-sidecar-for") || !slices.Contains(s.Command, app) || !slices.Contains(s.Command, consulSeal.HTTPSocket()) {
+			if !slices.Contains(s.Command, "-sidecar-for") || !slices.Contains(s.Command, app) || !slices.Contains(s.Command, ConsulSeal.HTTPSocket()) {
 				t.Errorf("%s command %v", s.Name, s.Command)
 			}
 		}
-		if p := mustService(t, topo, ServiceNotebook).Ports; len(p) != 2 {
+		if p := mustService(t, topo, config.ServiceNotebook).Ports; len(p) != 2 {
 			t.Errorf("notebook ports %v: Jupyter and its sidecar, no Envoy /ready", p)
 		}
 	})
 	t.Run("envoy", func(t *testing.T) {
 		c, _, topo := provisionedPlan(t, "[mesh]\nproxy = \"envoy\"\n")
-		consul := mustService(t, topo, ServiceConsul)
+		consul := mustService(t, topo, config.ServiceConsul)
 		var tokenFiles []string
 		for _, f := range consul.Files {
-			if strings.HasPrefix(f.Path, consulTokenDir+"/") {
-				tokenFiles = append(tokenFiles, strings.TrimPrefix(f.Path, consulTokenDir+"/"))
+			if strings.HasPrefix(f.Path, ConsulTokenDir+"/") {
+				tokenFiles = append(tokenFiles, strings.TrimPrefix(f.Path, ConsulTokenDir+"/"))
 				if f.Mode != 0o600 {
 					t.Errorf("%s mode %v", f.Path, f.Mode)
 				}
 			}
 		}
-		if !slices.Equal(tokenFiles, []string{ServiceCoordinator, ServiceNotebook}) {
+		if !slices.Equal(tokenFiles, []string{config.ServiceCoordinator, config.ServiceNotebook}) {
 			t.Errorf("Consul holds token files for %v, want one per sidecared service", tokenFiles)
 		}
-		for _, app := range []string{ServiceCoordinator, ServiceNotebook} {
-			s := mustService(t, topo, app+SidecarSuffix)
+		for _, app := range []string{config.ServiceCoordinator, config.ServiceNotebook} {
+			s := mustService(t, topo, app+config.SidecarSuffix)
 			if s.Image != c.Mesh.EnvoyImage || s.ShareNetworkWith != app || len(s.Files) != 0 || len(s.Env) != 0 {
 				t.Errorf("%s: image %q, shares %q, files %d, env %v", s.Name, s.Image, s.ShareNetworkWith, len(s.Files), s.Env)
 			}
 			owner := mustService(t, topo, app)
-			ready := supervisor.Port{HostIP: "127.0.0.1", HostPort: EnvoyReadyPort(c, app), ContainerPort: envoyReadyListener}
+			ready := supervisor.Port{HostIP: "127.0.0.1", HostPort: config.EnvoyReadyPort(c, app), ContainerPort: envoyReadyListener}
 			if !slices.Contains(owner.Ports, ready) {
 				t.Errorf("%s publishes %v, lacking its sidecar's /ready %v", app, owner.Ports, ready)
 			}
 		}
-		if EnvoyReadyPort(c, ServiceCoordinator) != c.Mesh.CoordinatorPort+500 || EnvoyReadyPort(c, ServiceNotebook) != c.Mesh.NotebookSidecarPort+500 {
-			t.Errorf("ready ports %d %d", EnvoyReadyPort(c, ServiceCoordinator), EnvoyReadyPort(c, ServiceNotebook))
+		if config.EnvoyReadyPort(c, config.ServiceCoordinator) != c.Mesh.CoordinatorPort+500 || config.EnvoyReadyPort(c, config.ServiceNotebook) != c.Mesh.NotebookSidecarPort+500 {
+			t.Errorf("ready ports %d %d", config.EnvoyReadyPort(c, config.ServiceCoordinator), config.EnvoyReadyPort(c, config.ServiceNotebook))
 		}
 	})
 }
@@ -360,7 +361,7 @@ func TestPlanSidecars(t *testing.T) {
 func TestPlanNotebook(t *testing.T) {
 	t.Parallel()
 	c, sec, topo := provisionedPlan(t, "[notebook]\ncommand = [\"start-notebook.py\", \"--port=8888\"]\nport = 9888\n")
-	nb := mustService(t, topo, ServiceNotebook)
+	nb := mustService(t, topo, config.ServiceNotebook)
 	if nb.Image != c.Notebook.Image || !slices.Equal(nb.Command, c.Notebook.Command) || len(nb.Entrypoint) != 0 {
 		t.Errorf("image %q, entrypoint %v, command %v", nb.Image, nb.Entrypoint, nb.Command)
 	}
@@ -388,19 +389,19 @@ func TestPlanNotebook(t *testing.T) {
 	if !bytes.Equal(files[NotebookCAPath].Content, ca.CertPEM) || len(files[SampleNotebookPath].Content) == 0 || files[SampleNotebookPath].UID != 1000 || files[SampleNotebookPath].GID != 100 {
 		t.Errorf("notebook files %v", nb.Files)
 	}
-	if len(nb.Networks) != 1 || nb.Networks[0].Network != MeshNetwork || nb.Networks[0].IP != PlanAddresses(c).Notebook.String() {
+	if len(nb.Networks) != 1 || nb.Networks[0].Network != config.MeshNetwork || nb.Networks[0].IP != config.PlanAddresses(c).Notebook.String() {
 		t.Errorf("networks %+v", nb.Networks)
 	}
-	wantPorts := []supervisor.Port{{HostIP: "127.0.0.1", HostPort: 9888, ContainerPort: 8888}, {HostIP: "127.0.0.1", HostPort: c.Mesh.NotebookSidecarPort, ContainerPort: SidecarPort}}
+	wantPorts := []supervisor.Port{{HostIP: "127.0.0.1", HostPort: 9888, ContainerPort: 8888}, {HostIP: "127.0.0.1", HostPort: c.Mesh.NotebookSidecarPort, ContainerPort: config.SidecarPort}}
 	if !slices.Equal(nb.Ports, wantPorts) {
 		t.Errorf("ports %v, want %v", nb.Ports, wantPorts)
 	}
-	if !slices.Equal(nb.DependsOn, []supervisor.Dependency{{Service: ServiceCoordinator + SidecarSuffix, Condition: supervisor.Healthy}}) {
+	if !slices.Equal(nb.DependsOn, []supervisor.Dependency{{Service: config.ServiceCoordinator + config.SidecarSuffix, Condition: supervisor.Healthy}}) {
 		t.Errorf("depends on %v", nb.DependsOn)
 	}
 	// Without a health_check the notebook has no probe.
 	_, _, topo = provisionedPlan(t, "[notebook]\nhealth_check = []\n")
-	if nb := mustService(t, topo, ServiceNotebook); nb.Health != nil {
+	if nb := mustService(t, topo, config.ServiceNotebook); nb.Health != nil {
 		t.Errorf("probe %+v with health_check = []", nb.Health)
 	}
 }
@@ -408,7 +409,7 @@ func TestPlanNotebook(t *testing.T) {
 // A configured password is used as it is; an empty one is generated once
 // and kept.
 func TestUserPasswords(t *testing.T) {
-	c, err := Parse([]byte("[[user]]\nname = \"analyst\"\npassword = \"configured-password\"\n[[user]]\nname = \"bob\"\n"), "moat.toml")
+	c, err := config.Parse([]byte("[[user]]\nname = \"analyst\"\npassword = \"configured-password\"\n[[user]]\nname = \"bob\"\n"), "moat.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -423,17 +424,17 @@ func TestUserPasswords(t *testing.T) {
 	if len(bob) < 24 || UserPassword(c, sec, "bob") != bob {
 		t.Errorf("bob's generated password %q is short or not kept", bob)
 	}
-	if v, _ := sec.Get(userSecret("bob")); v != bob {
+	if v, _ := sec.Get(UserSecret("bob")); v != bob {
 		t.Errorf("stored as %q", v)
 	}
-	if _, ok := sec.Get(userSecret("analyst")); ok {
+	if _, ok := sec.Get(UserSecret("analyst")); ok {
 		t.Error("a configured password was also generated")
 	}
 	var names []string
 	for _, u := range trinoUsers(c, sec) {
 		names = append(names, u.Name)
 	}
-	if !slices.Equal(names, []string{ManagementUser, OrchestratorUser, "analyst", "bob"}) {
+	if !slices.Equal(names, []string{config.ManagementUser, config.OrchestratorUser, "analyst", "bob"}) {
 		t.Errorf("Trino users %v", names)
 	}
 }
@@ -443,7 +444,7 @@ func TestUserPasswords(t *testing.T) {
 func TestPlanCatalogSecrets(t *testing.T) {
 	t.Parallel()
 	_, _, topo := provisionedPlan(t, pgCatalog)
-	for _, name := range []string{ServiceCoordinator, ServiceWorker + "-1"} {
+	for _, name := range []string{config.ServiceCoordinator, config.ServiceWorker + "-1"} {
 		s := mustService(t, topo, name)
 		if s.Env[catalogEnv("pg_password")] != "pg-secret-value-1234" {
 			t.Errorf("%s env lacks MOAT_SECRET_PG_PASSWORD: %v", name, slices.Sorted(mapKeys(s.Env)))
@@ -458,7 +459,7 @@ func TestPlanCatalogSecrets(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	c, err := Parse([]byte("[appliance]\ndata_dir = \""+dir+"\"\n"+pgCatalog), "moat.toml")
+	c, err := config.Parse([]byte("[appliance]\ndata_dir = \""+dir+"\"\n"+pgCatalog), "moat.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -484,7 +485,7 @@ func mapKeys(m map[string]string) func(func(string) bool) {
 func TestConfigHashFollowsSecrets(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	c, err := Parse([]byte("[appliance]\ndata_dir = \""+dir+"\"\n"), "moat.toml")
+	c, err := config.Parse([]byte("[appliance]\ndata_dir = \""+dir+"\"\n"), "moat.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -504,7 +505,7 @@ func TestConfigHashFollowsSecrets(t *testing.T) {
 	}
 	for i, s := range before.Services {
 		changed := s.ConfigHash() != after.Services[i].ConfigHash()
-		if changed != (s.Name == ServiceNotebook) {
+		if changed != (s.Name == config.ServiceNotebook) {
 			t.Errorf("%s: hash changed %v after the notebook token changed", s.Name, changed)
 		}
 	}
@@ -512,13 +513,13 @@ func TestConfigHashFollowsSecrets(t *testing.T) {
 
 // Trino's addresses and the planned ones agree.
 func TestTrinoClusterMatchesAddresses(t *testing.T) {
-	c, err := Parse([]byte("[trino]\nworkers = 2\n[[policy]]\nuser = \"analyst\"\ncatalog = \"tpch\"\nprivileges = [\"SELECT\", \"INSERT\"]\n[[policy]]\nuser = \"analyst\"\ncatalog = \"memory\"\nschema = \"s\"\nprivileges = [\"SELECT\"]\n"), "moat.toml")
+	c, err := config.Parse([]byte("[trino]\nworkers = 2\n[[policy]]\nuser = \"analyst\"\ncatalog = \"tpch\"\nprivileges = [\"SELECT\", \"INSERT\"]\n[[policy]]\nuser = \"analyst\"\ncatalog = \"memory\"\nschema = \"s\"\nprivileges = [\"SELECT\"]\n"), "moat.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	sec := mustOpenSecretsReadOnly(t, t.TempDir())
 	cl := TrinoCluster(c, sec)
-	addr := PlanAddresses(c)
+	addr := config.PlanAddresses(c)
 	if cl.Coordinator.IP != addr.Coordinator || len(cl.Workers) != 2 || cl.Workers[1].IP != addr.Workers[1] || cl.Workers[1].ID != "trino-worker-2" {
 		t.Errorf("cluster %+v", cl)
 	}

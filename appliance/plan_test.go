@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"moat/appliance/config"
 	"moat/internal/golden"
 	"moat/supervisor"
 	"moat/trino"
@@ -20,10 +21,10 @@ func fakeSecrets(t *testing.T, dataDir string) *Secrets {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{SecretConsul, tokenSecret(ServiceCoordinator), tokenSecret(ServiceNotebook), tokenSecret(OrchestratorUser)} {
+	for _, name := range []string{SecretConsul, TokenSecret(config.ServiceCoordinator), TokenSecret(config.ServiceNotebook), TokenSecret(config.OrchestratorUser)} {
 		sec.Set(name, "00000000-0000-4000-8000-fake-"+strings.ReplaceAll(name, "_", "-"))
 	}
-	for _, name := range []string{SecretTrinoShared, SecretManagement, SecretOrchestrator, userSecret("analyst"), SecretNotebook, SecretDashboard} {
+	for _, name := range []string{SecretTrinoShared, SecretManagement, SecretOrchestrator, UserSecret("analyst"), SecretNotebook, SecretDashboard} {
 		sec.Set(name, "fake-"+name)
 	}
 	return sec
@@ -80,7 +81,7 @@ func TestPlanGolden(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			c, err := Parse([]byte("[appliance]\ndata_dir = \""+dir+"\"\n"+tc.extra), "moat.toml")
+			c, err := config.Parse([]byte("[appliance]\ndata_dir = \""+dir+"\"\n"+tc.extra), "moat.toml")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -109,7 +110,7 @@ func TestPlanGolden(t *testing.T) {
 // no new salt) and rewritten, verifiably, when one changes.
 func TestPasswordFileReuse(t *testing.T) {
 	dir := t.TempDir()
-	c, err := Parse([]byte("[appliance]\ndata_dir = \""+dir+"\"\n"), "moat.toml")
+	c, err := config.Parse([]byte("[appliance]\ndata_dir = \""+dir+"\"\n"), "moat.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +133,7 @@ func TestPasswordFileReuse(t *testing.T) {
 	if planned, _ := passwordFile(c, sec, users); string(planned) != string(first) {
 		t.Error("the plan does not use the current file")
 	}
-	sec.Set(userSecret("analyst"), "fake-password-three")
+	sec.Set(UserSecret("analyst"), "fake-password-three")
 	users = trinoUsers(c, sec)
 	// Planning with a stale file changes nothing on disk.
 	if planned, _ := passwordFile(c, sec, users); trino.CheckPasswordFile(planned, users) != nil {
@@ -159,7 +160,7 @@ func TestPasswordFileReuse(t *testing.T) {
 // what was never provisioned instead of inventing it.
 func TestPlanWritesNothing(t *testing.T) {
 	dir := t.TempDir()
-	c, err := Parse([]byte("[appliance]\ndata_dir = \""+dir+"\"\n"), "moat.toml")
+	c, err := config.Parse([]byte("[appliance]\ndata_dir = \""+dir+"\"\n"), "moat.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +198,7 @@ func TestPlanWritesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c2, _ := Parse([]byte("[appliance]\ndata_dir = \""+t.TempDir()+"\"\n"), "moat.toml")
+	c2, _ := config.Parse([]byte("[appliance]\ndata_dir = \""+t.TempDir()+"\"\n"), "moat.toml")
 	if _, err := Plan(c2, ro, nil); err != nil {
 		t.Errorf("read-only plan: %v", err)
 	}

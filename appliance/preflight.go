@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 
+	"moat/appliance/config"
+	"moat/appliance/lock"
 	"moat/supervisor"
 )
 
@@ -35,7 +37,7 @@ type PortHolders interface {
 // the host ports are free (or held by this project's own containers, which
 // will be adopted), the data dir has space, and the images are present or
 // may be pulled.
-func Preflight(ctx context.Context, c *Config, topo supervisor.Topology, rt supervisor.Runtime, pull string) []Check {
+func Preflight(ctx context.Context, c *config.Config, topo supervisor.Topology, rt supervisor.Runtime, pull string) []Check {
 	var out []Check
 	if err := rt.Ping(ctx); err != nil {
 		return append(out, Check{Name: rt.Name() + " engine", Detail: err.Error()})
@@ -71,7 +73,7 @@ type hostPort struct {
 	owner string
 }
 
-func wantedPorts(c *Config, topo supervisor.Topology) []hostPort {
+func wantedPorts(c *config.Config, topo supervisor.Topology) []hostPort {
 	var ps []hostPort
 	for _, s := range topo.Services {
 		for _, p := range s.Ports {
@@ -90,7 +92,7 @@ func wantedPorts(c *Config, topo supervisor.Topology) []hostPort {
 	return ps
 }
 
-func portChecks(ctx context.Context, c *Config, topo supervisor.Topology, rt supervisor.Runtime) []Check {
+func portChecks(ctx context.Context, c *config.Config, topo supervisor.Topology, rt supervisor.Runtime) []Check {
 	var out []Check
 	inv, _ := rt.List(ctx, c.Appliance.Project)
 	ours := map[string]bool{}
@@ -133,8 +135,8 @@ func portChecks(ctx context.Context, c *Config, topo supervisor.Topology, rt sup
 // supervisedBySelf reports whether another moat already supervises this
 // data dir (its dashboard then holds the port legitimately, as when `moat
 // doctor` runs beside it).
-func supervisedBySelf(c *Config) bool {
-	pid, err := ReadPID(c.DataDir())
+func supervisedBySelf(c *config.Config) bool {
+	pid, err := lock.ReadPID(c.DataDir())
 	return err == nil && pid > 0 && pid != os.Getpid()
 }
 
@@ -207,7 +209,7 @@ func subnetChecks(topo supervisor.Topology) []Check {
 	return out
 }
 
-func diskCheck(c *Config) Check {
+func diskCheck(c *config.Config) Check {
 	dir := c.DataDir()
 	for {
 		if _, err := os.Stat(dir); err == nil || filepath.Dir(dir) == dir {
@@ -221,7 +223,7 @@ func diskCheck(c *Config) Check {
 		ck.Detail = err.Error()
 		return ck
 	}
-	free := Bytes(int64(st.Bavail) * st.Bsize)
+	free := config.Bytes(int64(st.Bavail) * st.Bsize)
 	ck.Detail = free.String() + " free"
 	ck.OK = free >= c.Appliance.MinFreeDisk
 	if !ck.OK {
@@ -274,7 +276,7 @@ func NeedsPull(ctx context.Context, topo supervisor.Topology, im supervisor.Imag
 }
 
 // memoryCheck is FitsHost on this host's memory.
-func memoryCheck(c *Config, memory int64) Check {
+func memoryCheck(c *config.Config, memory int64) Check {
 	ck := Check{Name: "host memory", OK: true, Detail: "not known here: not checked"}
 	if memory > 0 {
 		ck.Detail = fmt.Sprintf("%dMiB: enough for the planned cluster", memory>>20)

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"moat/appliance/config"
+	"moat/appliance/lock"
 	"moat/supervisor"
 	"moat/supervisor/supervisortest"
 )
@@ -75,7 +77,7 @@ func freeLoopbackPort(t *testing.T) int {
 // of this host (named from /proc).
 func TestPreflightPorts(t *testing.T) {
 	ctx := context.Background()
-	c, err := Parse([]byte("[appliance]\ndata_dir = \""+t.TempDir()+"\"\n[dashboard]\nenabled = false\n"), "moat.toml")
+	c, err := config.Parse([]byte("[appliance]\ndata_dir = \""+t.TempDir()+"\"\n[dashboard]\nenabled = false\n"), "moat.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +135,7 @@ func TestPreflightDashboardHeldBySupervisor(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer busy.Close()
-	c, err := Parse([]byte("[appliance]\ndata_dir = \""+dir+"\"\n[dashboard]\nlisten = \""+busy.Addr().String()+"\"\n"), "moat.toml")
+	c, err := config.Parse([]byte("[appliance]\ndata_dir = \""+dir+"\"\n[dashboard]\nlisten = \""+busy.Addr().String()+"\"\n"), "moat.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +148,7 @@ func TestPreflightDashboardHeldBySupervisor(t *testing.T) {
 	}
 	// This process holds the lock, as if it were another moat: the pid
 	// in the file is not this one.
-	lock, err := AcquireLock(dir)
+	lock, err := lock.Acquire(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +174,7 @@ func TestPreflightDashboardHeldBySupervisor(t *testing.T) {
 func TestPreflightRunsEveryCheck(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	c, err := Parse([]byte("[appliance]\ndata_dir = \""+filepath.Join(dir, "not", "yet")+"\"\nmin_free_disk = \"1KB\"\n[dashboard]\nenabled = false\n"), "moat.toml")
+	c, err := config.Parse([]byte("[appliance]\ndata_dir = \""+filepath.Join(dir, "not", "yet")+"\"\nmin_free_disk = \"1KB\"\n[dashboard]\nenabled = false\n"), "moat.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +199,7 @@ func TestPreflightRunsEveryCheck(t *testing.T) {
 	if ck := checkNamed(t, checks, "disk space in "); ck.Name != "disk space in "+c.DataDir() || !strings.HasSuffix(ck.Detail, " free") {
 		t.Errorf("disk check %+v", ck)
 	}
-	c.Appliance.MinFreeDisk = MaxBytes
+	c.Appliance.MinFreeDisk = config.MaxBytes
 	if ck := diskCheck(c); ck.OK || !strings.Contains(ck.Detail, "need 1024TB") || !strings.Contains(ck.Fix, "appliance.min_free_disk") {
 		t.Errorf("a disk without 1024TB free: %+v", ck)
 	}

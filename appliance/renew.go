@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"moat/appliance/config"
 	"moat/pki"
 	"moat/supervisor"
 	"moat/trino"
@@ -34,7 +35,7 @@ import (
 // The renewed key pairs are saved in the secrets file before they are
 // delivered, so a moat killed in between delivers them at its next start.
 type Renewer struct {
-	Config  *Config
+	Config  *config.Config
 	Secrets *Secrets
 	// Running is the topology the running services were made from: the
 	// TLS files each one holds now.
@@ -54,7 +55,7 @@ type Renewer struct {
 // tlsFiles are the files holding a certificate of moat's CA that a
 // renewal replaces in a running service. The CA itself lives ten years and
 // is not renewed here.
-var tlsFiles = []string{consulSeal.CertFile, consulSeal.KeyFile, trino.KeystorePath}
+var tlsFiles = []string{ConsulSeal.CertFile, ConsulSeal.KeyFile, trino.KeystorePath}
 
 // renewRetry is how soon a renewal that failed (a container being
 // replaced, Consul down) is tried again.
@@ -154,7 +155,7 @@ func (r *Renewer) deliver(ctx context.Context, service string, files []superviso
 	if err := r.Deliver(ctx, service, files); err != nil {
 		return err
 	}
-	if service == ServiceConsul && r.ReloadConsul != nil {
+	if service == config.ServiceConsul && r.ReloadConsul != nil {
 		if err := r.ReloadConsul(ctx); err != nil {
 			return fmt.Errorf("reloading Consul's TLS files: %w", err)
 		}

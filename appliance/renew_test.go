@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"moat/appliance/config"
 	"moat/pki"
 	"moat/supervisor"
 	"moat/trino"
@@ -18,7 +19,7 @@ import (
 // a service whose certificate is current gets nothing.
 func TestRenewerDeliversReissuedCertificates(t *testing.T) {
 	dir := t.TempDir()
-	c, err := Parse([]byte("[appliance]\ndata_dir = \""+dir+"\"\n"), "moat.toml")
+	c, err := config.Parse([]byte("[appliance]\ndata_dir = \""+dir+"\"\n"), "moat.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +37,7 @@ func TestRenewerDeliversReissuedCertificates(t *testing.T) {
 	// Due: the Consul server's and the coordinator's certificates (an empty
 	// one is never current); the worker's stays.
 	sec.Set(certConsulServer+"_cert", "")
-	sec.Set(trinoCertName(trino.Node{ID: ServiceCoordinator})+"_cert", "")
+	sec.Set(trinoCertName(trino.Node{ID: config.ServiceCoordinator})+"_cert", "")
 	got := map[string][]supervisor.File{}
 	var reloads int
 	var msgs []string
@@ -58,7 +59,7 @@ func TestRenewerDeliversReissuedCertificates(t *testing.T) {
 	if err := r.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if names := slices.Sorted(maps.Keys(got)); !slices.Equal(names, []string{ServiceConsul, ServiceCoordinator}) || reloads != 1 {
+	if names := slices.Sorted(maps.Keys(got)); !slices.Equal(names, []string{config.ServiceConsul, config.ServiceCoordinator}) || reloads != 1 {
 		t.Fatalf("delivered to %v with %d Consul reloads; want consul and trino-coordinator, one reload", names, reloads)
 	}
 	before := map[string][]byte{}
@@ -74,14 +75,14 @@ func TestRenewerDeliversReissuedCertificates(t *testing.T) {
 			}
 		}
 	}
-	if cert, err := pki.FirstCert(got[ServiceCoordinator][0].Content); err != nil || cert.Subject.CommonName != ServiceCoordinator {
+	if cert, err := pki.FirstCert(got[config.ServiceCoordinator][0].Content); err != nil || cert.Subject.CommonName != config.ServiceCoordinator {
 		t.Errorf("coordinator keystore: %v %v", cert, err)
 	}
 	again, err := OpenSecrets(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := again.Get(certConsulServer + "_cert"); v == "" || !strings.Contains(string(got[ServiceConsul][0].Content)+string(got[ServiceConsul][1].Content), v) {
+	if v, _ := again.Get(certConsulServer + "_cert"); v == "" || !strings.Contains(string(got[config.ServiceConsul][0].Content)+string(got[config.ServiceConsul][1].Content), v) {
 		t.Error("the renewed Consul certificate was not saved before delivery")
 	}
 	if len(msgs) != 1 || !strings.Contains(msgs[0], "consul, trino-coordinator") || strings.Contains(msgs[0], "PRIVATE") {

@@ -9,9 +9,6 @@ import (
 	"moat/state"
 )
 
-// ReportsDir is where report sites are written.
-func (c *Config) ReportsDir() string { return filepath.Join(c.DataDir(), "reports") }
-
 // ReportStore records report runs in moat's state database.
 type ReportStore struct {
 	Store *state.Store
@@ -29,14 +26,4 @@ func (r ReportStore) BeginReportRun(ctx context.Context, name, runKey, runAs str
 
 func (r ReportStore) EndReportRun(ctx context.Context, id int64, status string, rows, bytes int64, dur time.Duration, errText, _ string) error {
 	return r.Store.EndReportRun(ctx, id, state.ReportRunEnd{Status: status, Rows: rows, Bytes: bytes, Duration: dur, Error: errText})
-}
-
-// Report returns the [[report]] named name.
-func (c *Config) Report(name string) (report.Definition, bool) {
-	for _, d := range c.ReportDefinitions() {
-		if d.Name == name {
-			return d, true
-		}
-	}
-	return report.Definition{}, false
 }

@@ -14,9 +14,9 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/BurntSushi/toml"
-
 	"moat/pki"
+
+	"github.com/BurntSushi/toml"
 )
 
 // SecretsFile is the name of the secrets file in the data dir (mode 0600).
@@ -41,7 +41,7 @@ func Generated(name string) bool {
 	case SecretDashboard, SecretNotebook, SecretConsul, SecretTrinoShared, SecretManagement, SecretOrchestrator, SecretPasswordDBKey:
 		return true
 	}
-	return strings.HasPrefix(name, tokenSecret("")) || strings.HasPrefix(name, "pki_")
+	return strings.HasPrefix(name, TokenSecret("")) || strings.HasPrefix(name, "pki_")
 }
 
 // Secrets are moat's generated and user-given secrets. They live only in

@@ -33,7 +33,7 @@ func TestSecretsGenerateAndPersist(t *testing.T) {
 		t.Errorf("two secrets alike (%q, %q), or one not kept", a, b)
 	}
 	u := sec.EnsureUUID(SecretConsul)
-	if !uuidV4.MatchString(u) || sec.EnsureUUID(SecretConsul) != u || sec.EnsureUUID(tokenSecret("x")) == u {
+	if !uuidV4.MatchString(u) || sec.EnsureUUID(SecretConsul) != u || sec.EnsureUUID(TokenSecret("x")) == u {
 		t.Errorf("EnsureUUID = %q: want a random version-4 UUID, kept", u)
 	}
 	// An empty stored value counts as missing.
@@ -66,7 +66,7 @@ func TestSecretsGenerateAndPersist(t *testing.T) {
 			t.Errorf("%s read back as %q, %v; want %q", name, got, ok, want)
 		}
 	}
-	if !slices.Equal(again.Names(), []string{"blank", SecretConsul, tokenSecret("x"), SecretDashboard, SecretNotebook}) {
+	if !slices.Equal(again.Names(), []string{"blank", SecretConsul, TokenSecret("x"), SecretDashboard, SecretNotebook}) {
 		t.Errorf("names %v, want them sorted", again.Names())
 	}
 	// Nothing changed: Save writes nothing (a removed file stays removed).

@@ -50,7 +50,7 @@ func TestReadOnlySecretsWriteNothing(t *testing.T) {
 
 func TestGeneratedSecretNames(t *testing.T) {
 	for name, want := range map[string]bool{
-		SecretConsul: true, SecretTrinoShared: true, "pki_ca_key": true, tokenSecret("notebook"): true,
+		SecretConsul: true, SecretTrinoShared: true, "pki_ca_key": true, TokenSecret("notebook"): true,
 		"pg_password": false, "user_analyst": false,
 	} {
 		if Generated(name) != want {

@@ -3,34 +3,21 @@ package appliance
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"moat/appliance/config"
 	"moat/state"
 	"moat/supervisor"
 )
-
-// DataDir is the absolute data directory of c.
-func (c *Config) DataDir() string {
-	d := c.Appliance.DataDir
-	if !filepath.IsAbs(d) {
-		d = filepath.Join(c.Dir, d)
-	}
-	abs, err := filepath.Abs(d)
-	if err != nil {
-		return d
-	}
-	return abs
-}
 
 // Provision makes, and saves, everything the plan of c needs that does not
 // exist yet: secrets, moat's CA and certificates, and Trino's password
 // file. Only `moat up` provisions; every other command plans with what is
 // there.
-func Provision(c *Config, sec *Secrets) error {
+func Provision(c *config.Config, sec *Secrets) error {
 	if sec.ReadOnly() {
 		return ErrSecretsReadOnly
 	}
@@ -51,7 +38,7 @@ func Provision(c *Config, sec *Secrets) error {
 // plane can do, by the service's role in the catalogue: a readiness gate,
 // a preparation and a pre-stop action (Control).
 type Equipper interface {
-	Equip(s *supervisor.Spec, b Builtin, cat Catalogue)
+	Equip(s *supervisor.Spec, b config.Builtin, cat config.Catalogue)
 }
 
 // Plan turns the config into the topology moat runs; with k (moat's
@@ -60,7 +47,7 @@ type Equipper interface {
 // it plans on a read-only snapshot of sec. With secrets that may change
 // (moat up), what the plan needs must have been provisioned first; with
 // read-only ones, what is missing is a placeholder kept in memory.
-func Plan(c *Config, sec *Secrets, k Equipper) (supervisor.Topology, error) {
+func Plan(c *config.Config, sec *Secrets, k Equipper) (supervisor.Topology, error) {
 	topo := supervisor.Topology{Project: c.Appliance.Project}
 	view := sec.snapshot()
 	builtin, err := planBuiltin(c, view, k)
@@ -74,13 +61,13 @@ func Plan(c *Config, sec *Secrets, k Equipper) (supervisor.Topology, error) {
 	if len(c.Services) > 0 {
 		// Docker picks the apps network's subnet: after the fixed ones, so
 		// that its choice cannot take the mesh's or Trino's range.
-		topo.Networks = append(topo.Networks, supervisor.Network{Name: AppsNetwork})
+		topo.Networks = append(topo.Networks, supervisor.Network{Name: config.AppsNetwork})
 	}
 	topo.Volumes = append(topo.Volumes, builtin.Volumes...)
 	topo.Services = append(topo.Services, builtin.Services...)
 	vols := map[string]bool{}
 	for _, s := range c.Services {
-		spec := serviceSpec(c, s)
+		spec := config.ServiceSpec(c, s)
 		for _, m := range spec.Mounts {
 			if !vols[m.Volume] {
 				vols[m.Volume] = true
@@ -90,7 +77,7 @@ func Plan(c *Config, sec *Secrets, k Equipper) (supervisor.Topology, error) {
 		// Extra services reach the built-in ones by name on their networks
 		// (never on the control network: no application reaches Consul).
 		for _, n := range builtin.Networks {
-			if !n.Internal && n.Name != ControlNetwork && !slices.ContainsFunc(spec.Networks, func(a supervisor.Attachment) bool { return a.Network == n.Name }) {
+			if !n.Internal && n.Name != config.ControlNetwork && !slices.ContainsFunc(spec.Networks, func(a supervisor.Attachment) bool { return a.Network == n.Name }) {
 				spec.Networks = append(spec.Networks, supervisor.Attachment{Network: n.Name, Aliases: []string{s.Name}})
 			}
 		}

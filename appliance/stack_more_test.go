@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"moat/appliance/config"
 	"moat/state"
 	"moat/supervisor"
 )
@@ -150,10 +151,10 @@ func TestSetDesiredRecordsThePlan(t *testing.T) {
 		}
 	}
 	web, _, _ := st.Service(ctx, "web")
-	if want := []supervisor.Dependency{{Service: ServiceCoordinator, Condition: supervisor.Healthy}, {Service: "init", Condition: supervisor.Completed}}; !slices.Equal(web.DependsOn, want) {
+	if want := []supervisor.Dependency{{Service: config.ServiceCoordinator, Condition: supervisor.Healthy}, {Service: "init", Condition: supervisor.Completed}}; !slices.Equal(web.DependsOn, want) {
 		t.Errorf("web depends on %v, want %v", web.DependsOn, want)
 	}
-	if nb, _, _ := st.Service(ctx, ServiceNotebook); len(nb.Ports) != 2 || nb.Ports[0].HostPort != 8888 {
+	if nb, _, _ := st.Service(ctx, config.ServiceNotebook); len(nb.Ports) != 2 || nb.Ports[0].HostPort != 8888 {
 		t.Errorf("the notebook's planned ports %v", nb.Ports)
 	}
 	// The next plan without init.

@@ -3,5 +3,7 @@
 // build step: it keeps the live region of a page fresh over Server-Sent
 // Events and marks "run now" buttons busy while a report runs.
 //
-// Imported by webui only. It imports nothing of moat.
+// It imports nothing of moat.
+//
+// Imported by: webui.
 package assets

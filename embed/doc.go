@@ -2,5 +2,5 @@
 // commented moat.toml that `moat init` writes and `moat up` uses when there
 // is none.
 //
-// Imported by appliance and main.
+// Imported by: main, appliance and appliance/config.
 package embed

@@ -9,8 +9,11 @@
 //
 // mesh knows Consul (github.com/hashicorp/consul/api) and nothing of Docker,
 // and imports nothing of moat: what it renders is plain data that package
-// appliance turns into supervisor.Specs. Imported by appliance, main and
-// export/kubernetes; supervisor, trino and state must not import it.
+// appliance turns into supervisor.Specs. supervisor, trino and state must
+// not import it.
+//
+// Imported by: main, appliance, appliance/config, appliance/control and
+// export/kubernetes.
 //
 // Secrets (ACL tokens, private keys) never appear in errors, logs or the
 // renderings meant for golden files.

@@ -8,6 +8,8 @@
 // Everything is PEM in memory: the caller decides where the CA key lives
 // (moat keeps it in the 0600 secrets file) and where certificates go.
 // pki knows nothing of Consul, Trino or Docker and imports nothing of moat.
-// appliance imports it; so do tests (main's, mesh's, trino's, trinotest's)
-// that need certificates.
+// Tests that need certificates (main's, mesh's, trino's, trinotest's) use
+// it too.
+//
+// Imported by: appliance.
 package pki

@@ -30,6 +30,7 @@
 // supplies a Querier (DBQuerier adapts the official trino-go-client) and a
 // RunStore (moat's SQLite store, adapted by the caller).
 //
-// Imported by appliance, main and supervision (the report scheduler's
-// actor). It imports nothing of moat.
+// It imports nothing of moat.
+//
+// Imported by: main, appliance, appliance/config and supervision.
 package report

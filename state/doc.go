@@ -21,7 +21,8 @@
 // a zero time.Time is stored as NULL.
 //
 // A service's row holds its supervisor.ServiceStatus, the one status shape
-// of moat: that type is all it imports of moat. Imported by appliance, main
-// and webui (report reaches it only through its RunStore interface, adapted
-// by the caller).
+// of moat: that type is all it imports of moat. report reaches it only
+// through its RunStore interface, adapted by the caller.
+//
+// Imported by: main, appliance and webui.
 package state

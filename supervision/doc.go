@@ -27,5 +27,7 @@
 //
 // The package knows package main through functions and small interfaces
 // only (Engine, Actor, Reloader): it holds no Docker, Consul or Trino
-// client. Only main imports it.
+// client.
+//
+// Imported by: main.
 package supervision

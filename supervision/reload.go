@@ -4,7 +4,7 @@ import (
 	"context"
 	"io"
 
-	"moat/appliance"
+	"moat/appliance/config"
 )
 
 // ConfigReload applies moat.toml again while the stack runs: when the file
@@ -13,7 +13,7 @@ import (
 // no polling.
 type ConfigReload struct {
 	Path      string // moat.toml ("": not watched)
-	Load      func(path string) (*appliance.Config, error)
+	Load      func(path string) (*config.Config, error)
 	Reloaders []Reloader // none: not watched
 
 	onWatch func(*fileWatch) // tests: the watch is installed
@@ -23,7 +23,7 @@ type ConfigReload struct {
 // does not apply waits for the next `moat up`.
 type Reloader struct {
 	Name  string // "intentions": "applying the intentions of moat.toml failed: …"
-	Apply func(ctx context.Context, cfg *appliance.Config) error
+	Apply func(ctx context.Context, cfg *config.Config) error
 }
 
 // run reloads at every save until ctx ends. A file that cannot be watched

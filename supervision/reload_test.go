@@ -8,7 +8,7 @@ import (
 	"slices"
 	"testing"
 
-	"moat/appliance"
+	"moat/appliance/config"
 )
 
 // Saving moat.toml runs the reloaders in order with the file loaded again;
@@ -25,7 +25,7 @@ func TestReloadersRunInOrderOnSave(t *testing.T) {
 	write("first")
 	applied, out := newRecord(), newOutput()
 	reloader := func(name string) Reloader {
-		return Reloader{Name: name, Apply: func(_ context.Context, cfg *appliance.Config) error {
+		return Reloader{Name: name, Apply: func(_ context.Context, cfg *config.Config) error {
 			applied.add(name + " " + cfg.Path)
 			if name == "failing" {
 				return errors.New("consul said no")
@@ -36,12 +36,12 @@ func TestReloadersRunInOrderOnSave(t *testing.T) {
 	watching := make(chan *fileWatch, 1)
 	r := start(t, Stack{Out: out, Config: ConfigReload{
 		Path: path,
-		Load: func(p string) (*appliance.Config, error) {
+		Load: func(p string) (*config.Config, error) {
 			b, err := os.ReadFile(p)
 			if err != nil || string(b) == "invalid" {
 				return nil, errors.Join(err, errors.New("moat.toml:1: not toml"))
 			}
-			return &appliance.Config{Path: string(b)}, nil
+			return &config.Config{Path: string(b)}, nil
 		},
 		Reloaders: []Reloader{reloader("intentions"), reloader("failing"), reloader("last")},
 		onWatch:   func(w *fileWatch) { watching <- w },
@@ -83,7 +83,7 @@ func TestReloadersRunInOrderOnSave(t *testing.T) {
 func TestUnwatchableConfigIsSaid(t *testing.T) {
 	out := newOutput()
 	path := filepath.Join(t.TempDir(), "gone", "moat.toml")
-	r := start(t, Stack{Out: out, Config: ConfigReload{Path: path, Load: appliance.Load, Reloaders: []Reloader{{Name: "intentions"}}}})
+	r := start(t, Stack{Out: out, Config: ConfigReload{Path: path, Load: config.Load, Reloaders: []Reloader{{Name: "intentions"}}}})
 	out.awaitLine(t, "warning: "+path+" is not watched")
 	if err := r.stop(); err != nil {
 		t.Fatalf("Run = %v", err)

@@ -17,8 +17,7 @@
 // first, then to the Observer and to Subscribe's channels (notify.go), so
 // that Status and Wait never wait on a disk or a terminal.
 //
-// Imported by appliance (which builds Topologies), main, supervision,
-// export/kubernetes (which reads the single-host plan), state (which stores
-// ServiceStatus, status.go), webui (which shows it), and the runtimes and
-// supervisortest (for the types they implement).
+// Imported by: main, appliance, appliance/config, appliance/control,
+// export/kubernetes, state, supervision, supervisor/docker,
+// supervisor/process, supervisor/supervisortest and webui.
 package supervisor

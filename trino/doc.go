@@ -7,10 +7,13 @@
 // secret is and sent from wherever the worker's private address is
 // reachable) and SQL through the official trino-go-client.
 //
-// Importers: moat/appliance (maps moat.toml onto Cluster and RenderNode's
-// output onto containers), moat/export/kubernetes (the same files for the
-// Helm chart) and main (queries). Of moat it imports only trino/internalauth
-// (node management).
+// appliance maps moat.toml onto Cluster and RenderNode's output onto
+// containers, export/kubernetes writes the same files for the Helm chart,
+// and main runs queries. Of moat it imports only trino/internalauth (node
+// management).
+//
+// Imported by: main, appliance, appliance/config, appliance/control and
+// export/kubernetes.
 //
 // # Files
 //

@@ -20,7 +20,9 @@
 // of its host.
 //
 // The package reads the stack only through its Source interface; it imports
-// nothing of Docker, Consul or Trino. Imported by main only; it imports
-// moat/supervisor for a service's status (ServiceStatus, which Service
-// embeds), moat/state for row types and moat/assets.
+// nothing of Docker, Consul or Trino, and of moat only moat/supervisor for
+// a service's status (ServiceStatus, which Service embeds), moat/state for
+// row types and moat/assets.
+//
+// Imported by: main.
 package webui

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"moat/appliance"
+	"moat/appliance/config"
+	"moat/appliance/control"
 	"moat/mesh"
 	"moat/supervisor"
 	"moat/trino"
@@ -71,7 +73,7 @@ const (
 // the values the plan generates into it are never written anywhere, they
 // only let the export tell a secret from a plain value.
 type plan struct {
-	cfg        *appliance.Config
+	cfg        *config.Config
 	opts       Options
 	cluster    trino.Cluster
 	coord      map[string][]byte // RenderNode of the coordinator
@@ -84,7 +86,7 @@ type plan struct {
 // Export returns the files of the export folder for cfg, by name (no
 // notebook.yaml when notebook.enabled is false). A config that cannot run
 // on Kubernetes fails with every reason at once.
-func Export(cfg *appliance.Config, opts Options) (map[string][]byte, error) {
+func Export(cfg *config.Config, opts Options) (map[string][]byte, error) {
 	if err := Check(cfg, opts); err != nil {
 		return nil, err
 	}
@@ -118,13 +120,13 @@ func Export(cfg *appliance.Config, opts Options) (map[string][]byte, error) {
 // endpoint for the user's tools (identity workstation, and its intention)
 // is a listener of the supervising moat; on a cluster tools use
 // `kubectl port-forward` to the coordinator instead.
-func clusterConfig(cfg *appliance.Config) *appliance.Config {
+func clusterConfig(cfg *config.Config) *config.Config {
 	c := *cfg
 	c.Mesh.WorkstationPort = 0
 	return &c
 }
 
-func newPlan(cfg *appliance.Config, opts Options) (*plan, error) {
+func newPlan(cfg *config.Config, opts Options) (*plan, error) {
 	cfg = clusterConfig(cfg)
 	// The export reads no secret: the plan's Secrets start empty, in a
 	// folder of their own that is removed, never saved.
@@ -165,7 +167,7 @@ func newPlan(cfg *appliance.Config, opts Options) (*plan, error) {
 	if pl.topo, err = appliance.Plan(&provisioned, sec, nil); err != nil {
 		return nil, err
 	}
-	ctl := appliance.NewControl(cfg, sec, nil)
+	ctl := control.NewControl(cfg, sec, nil)
 	defer ctl.Close()
 	pl.intentions = append([]mesh.Intention{mesh.DefaultDeny}, ctl.Intentions()...)
 	// On the cluster consul-k8s injects Envoy sidecars, whatever
@@ -174,7 +176,7 @@ func newPlan(cfg *appliance.Config, opts Options) (*plan, error) {
 	// identities when cfg was loaded, and one that only the host has
 	// (workstation) is inert on the cluster, not wrong. DefaultDeny is
 	// intention[0] of the list.
-	scope := mesh.IntentionScope{Proxy: mesh.ProxyEnvoy, OpaqueTLS: appliance.IntentionScope(cfg).OpaqueTLS}
+	scope := mesh.IntentionScope{Proxy: mesh.ProxyEnvoy, OpaqueTLS: config.IntentionScope(cfg).OpaqueTLS}
 	if err := mesh.ValidateIntentions(pl.intentions, scope); err != nil {
 		return nil, fmt.Errorf("export: intentions:\n%w", err)
 	}
@@ -183,14 +185,14 @@ func newPlan(cfg *appliance.Config, opts Options) (*plan, error) {
 
 // Check reports every part of cfg that cannot run on Kubernetes, each with
 // what to do instead.
-func Check(cfg *appliance.Config, opts Options) error {
+func Check(cfg *config.Config, opts Options) error {
 	file := cfg.Path
 	if file == "" {
-		file = appliance.DefaultFile + " (embedded default)"
+		file = config.DefaultFile + " (embedded default)"
 	}
 	var errs []error
 	add := func(field, format string, args ...any) {
-		errs = append(errs, &appliance.FieldError{File: file, Field: field, Msg: fmt.Sprintf(format, args...)})
+		errs = append(errs, &config.FieldError{File: file, Field: field, Msg: fmt.Sprintf(format, args...)})
 	}
 	if opts.Runtime == "process" {
 		errs = append(errs, errors.New("MOAT_RUNTIME=process: local processes do not move to Kubernetes, which runs images; "+

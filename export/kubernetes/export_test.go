@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"moat/appliance"
+	"moat/appliance/config"
 	"moat/internal/golden"
 )
 
@@ -16,16 +17,16 @@ import (
 // catalog with a secret.
 var configs = []string{"default", "workers3", "postgres"}
 
-func loadConfig(t *testing.T, name string) *appliance.Config {
+func loadConfig(t *testing.T, name string) *config.Config {
 	t.Helper()
 	if name == "default" {
-		c, err := appliance.Default()
+		c, err := config.Default()
 		if err != nil {
 			t.Fatal(err)
 		}
 		return c
 	}
-	c, err := appliance.Load(filepath.Join("testdata", "config", name+".toml"))
+	c, err := config.Load(filepath.Join("testdata", "config", name+".toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,10 +155,10 @@ func TestNoPlanSecretWritten(t *testing.T) {
 func TestExportRefusesUnenforceableIntentions(t *testing.T) {
 	cfg := loadConfig(t, "default")
 	cfg.Intentions = append(cfg.Intentions,
-		appliance.Intention{Source: "notebook", Destination: "trino-coordinator", Action: "allow",
-			HTTP: []appliance.HTTPRule{{PathPrefix: "/v1/statement"}}},
-		appliance.Intention{Source: "orchestrator", Destination: "notebook", Action: "deny",
-			HTTP: []appliance.HTTPRule{{PathPrefix: "api"}}})
+		config.Intention{Source: "notebook", Destination: "trino-coordinator", Action: "allow",
+			HTTP: []config.HTTPRule{{PathPrefix: "/v1/statement"}}},
+		config.Intention{Source: "orchestrator", Destination: "notebook", Action: "deny",
+			HTTP: []config.HTTPRule{{PathPrefix: "api"}}})
 	_, err := Export(cfg, Options{})
 	for _, want := range []string{
 		"export: intentions:\n",

@@ -10,6 +10,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"moat/appliance"
+	"moat/appliance/config"
 	"moat/supervisor"
 )
 
@@ -27,7 +28,7 @@ const (
 func (pl *plan) upstreamAnnotation(service string) (string, string, error) {
 	var out []string
 	port := ""
-	id, _ := appliance.CatalogueOf(pl.cfg).Identity(service)
+	id, _ := config.CatalogueOf(pl.cfg).Identity(service)
 	for _, u := range id.Upstreams {
 		host, p, ok := strings.Cut(u.LocalBind, ":")
 		if !ok || host != "127.0.0.1" {
@@ -37,7 +38,7 @@ func (pl *plan) upstreamAnnotation(service string) (string, string, error) {
 		port = p
 	}
 	if len(out) == 0 {
-		return "", "", fmt.Errorf("%s has no upstream to %s", service, appliance.ServiceCoordinator)
+		return "", "", fmt.Errorf("%s has no upstream to %s", service, config.ServiceCoordinator)
 	}
 	return strings.Join(out, ","), port, nil
 }
@@ -139,11 +140,11 @@ func (pl *plan) notebookYAML() ([]byte, error) {
 	if !c.Notebook.Enabled {
 		return nil, nil
 	}
-	upstreams, _, err := pl.upstreamAnnotation(appliance.ServiceNotebook)
+	upstreams, _, err := pl.upstreamAnnotation(config.ServiceNotebook)
 	if err != nil {
 		return nil, err
 	}
-	spec, err := pl.spec(appliance.ServiceNotebook)
+	spec, err := pl.spec(config.ServiceNotebook)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +159,7 @@ func (pl *plan) notebookYAML() ([]byte, error) {
 	const jupyterPort = 8888
 	sampleFile := path.Base(appliance.SampleNotebookPath)
 	container := []kv{
-		p("name", appliance.ServiceNotebook),
+		p("name", config.ServiceNotebook),
 		p("image", c.Notebook.Image),
 	}
 	if len(c.Notebook.Command) > 0 {
@@ -175,10 +176,10 @@ func (pl *plan) notebookYAML() ([]byte, error) {
 			p("periodSeconds", 2), p("timeoutSeconds", 5), p("failureThreshold", 3),
 		)))
 	}
-	labels := obj(p("app.kubernetes.io/name", appliance.ServiceNotebook))
+	labels := obj(p("app.kubernetes.io/name", config.ServiceNotebook))
 	deploy := obj(
 		p("apiVersion", "apps/v1"), p("kind", "Deployment"),
-		p("metadata", pl.meta(appliance.ServiceNotebook, nil)),
+		p("metadata", pl.meta(config.ServiceNotebook, nil)),
 		p("spec", obj(
 			p("replicas", 1),
 			p("selector", obj(p("matchLabels", labels))),
@@ -186,10 +187,10 @@ func (pl *plan) notebookYAML() ([]byte, error) {
 				p("metadata", obj(
 					p("labels", labels),
 					pc("annotations", "the notebook's only way to Trino is its sidecar's upstream (intention notebook -> trino-coordinator)",
-						meshAnnotations(appliance.ServiceNotebook, "http", upstreams)),
+						meshAnnotations(config.ServiceNotebook, "http", upstreams)),
 				)),
 				p("spec", obj(
-					pc("serviceAccountName", "Consul's ACLs give the pod the identity of its service account", appliance.ServiceNotebook),
+					pc("serviceAccountName", "Consul's ACLs give the pod the identity of its service account", config.ServiceNotebook),
 					pc("securityContext", "the Jupyter images' user jovyan (uid 1000, group 100)", obj(p("runAsUser", 1000), p("fsGroup", 100))),
 					p("containers", list(obj(container...))),
 					p("volumes", list(volumes...)),
@@ -206,9 +207,9 @@ func (pl *plan) notebookYAML() ([]byte, error) {
   kubectl apply -n ` + pl.opts.namespace() + ` -f notebook.yaml
   kubectl port-forward -n ` + pl.opts.namespace() + ` svc/notebook ` + fmt.Sprint(c.Notebook.Port) + `:8888   # then http://127.0.0.1:` + fmt.Sprint(c.Notebook.Port) + `/?token=...`
 	return render(head,
-		pl.serviceAccount(appliance.ServiceNotebook),
-		pl.service(appliance.ServiceNotebook, jupyterPort, "consul-k8s registers the notebook through this Service"),
+		pl.serviceAccount(config.ServiceNotebook),
+		pl.service(config.ServiceNotebook, jupyterPort, "consul-k8s registers the notebook through this Service"),
 		cm, deploy,
-		pl.onlyMeshIngress(appliance.ServiceNotebook, true),
+		pl.onlyMeshIngress(config.ServiceNotebook, true),
 	)
 }

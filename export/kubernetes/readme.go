@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"moat/appliance"
+	"moat/appliance/config"
 )
 
 func (pl *plan) readme() ([]byte, error) {
@@ -24,9 +25,9 @@ Consul %s). Nothing here holds a secret value: `+"`secrets.sh`"+` creates the Se
 		ConsulRelease, ConsulChart, ConsulNS, FileConsulValues, ConsulNS)
 	w("# 3. the intentions: default deny, then exactly moat's allows\nkubectl create namespace %s --dry-run=client -o yaml | kubectl apply -f -\nkubectl apply -n %s -f %s\n\n", ns, ns, FileIntentions)
 	w("# 4. the Secrets, on the old host: values from `moat secrets show`, or from the variables secrets.sh names;\n#    it needs kubectl and openssl (and htpasswd when the old host's password.db is not at hand)\nNS=%s ./%s\n\n", ns, FileSecrets)
-	w("# 5. Trino\nhelm install %s trino/trino --version %s -n %s -f %s\nkubectl rollout status -n %s deployment/%s\n\n", TrinoRelease, TrinoChart, ns, FileTrinoValues, ns, appliance.ServiceCoordinator)
+	w("# 5. Trino\nhelm install %s trino/trino --version %s -n %s -f %s\nkubectl rollout status -n %s deployment/%s\n\n", TrinoRelease, TrinoChart, ns, FileTrinoValues, ns, config.ServiceCoordinator)
 	if pl.cfg.Notebook.Enabled {
-		w("# 6. the notebook\nkubectl apply -n %s -f %s\nkubectl rollout status -n %s deployment/%s\n\n", ns, FileNotebook, ns, appliance.ServiceNotebook)
+		w("# 6. the notebook\nkubectl apply -n %s -f %s\nkubectl rollout status -n %s deployment/%s\n\n", ns, FileNotebook, ns, config.ServiceNotebook)
 	} else {
 		w("# 6. no notebook: notebook.enabled is false in moat.toml\n\n")
 	}
@@ -55,7 +56,7 @@ Consul %s). Nothing here holds a secret value: `+"`secrets.sh`"+` creates the Se
 | notebook + sidecar, upstream 127.0.0.1:%d | notebook.yaml, upstream annotation on the same port, the same environment |
 | scheduled reports | CronJobs in reports.yaml, running the report image (Dockerfile) |
 
-`, appliance.ServiceCoordinator, SecretTLS, ConfigMapCA, SecretPassword, appliance.NotebookUpstreamPort)
+`, config.ServiceCoordinator, SecretTLS, ConfigMapCA, SecretPassword, config.NotebookUpstreamPort)
 	port, err := pl.orchestratorPort()
 	if err != nil {
 		return nil, err
@@ -118,7 +119,7 @@ on a real cluster.
 // orchestratorPort is the local port of the orchestrator's upstream to
 // the coordinator (the report Jobs' --trino-url).
 func (pl *plan) orchestratorPort() (string, error) {
-	_, port, err := pl.upstreamAnnotation(appliance.OrchestratorUser)
+	_, port, err := pl.upstreamAnnotation(config.OrchestratorUser)
 	return port, err
 }
 
@@ -126,8 +127,8 @@ func (pl *plan) orchestratorPort() (string, error) {
 // when the config has some.
 func (pl *plan) l7Limit() string {
 	for _, in := range pl.intentions {
-		if len(in.HTTP) > 0 && in.Destination == appliance.ServiceCoordinator {
-			return "- HTTP intention rules to " + appliance.ServiceCoordinator + " (here from " + in.Source + ") make its protocol http " +
+		if len(in.HTTP) > 0 && in.Destination == config.ServiceCoordinator {
+			return "- HTTP intention rules to " + config.ServiceCoordinator + " (here from " + in.Source + ") make its protocol http " +
 				"(ServiceDefaults in intentions.yaml), so that\n  Envoy reads each request; but clients speak TLS to Trino inside the " +
 				"mesh, which Envoy cannot read, so such connections fail.\n  The same holds on one host. Use allow or deny " +
 				"intentions to the coordinator and Trino's access rules for finer control.\n"

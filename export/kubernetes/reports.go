@@ -7,7 +7,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"moat/appliance"
+	"moat/appliance/config"
 )
 
 // Where a report pod finds moat.toml and writes report sites.
@@ -43,15 +43,15 @@ func (pl *plan) reportDataDir() string {
 }
 
 func (pl *plan) reportsYAML() ([]byte, error) {
-	upstreams, port, err := pl.upstreamAnnotation(appliance.OrchestratorUser)
+	upstreams, port, err := pl.upstreamAnnotation(config.OrchestratorUser)
 	if err != nil {
 		return nil, err
 	}
 	data := pl.reportDataDir()
 	sitesDir := path.Join(data, "reports")
 	docs := []*yaml.Node{
-		pl.serviceAccount(appliance.OrchestratorUser),
-		pl.service(appliance.OrchestratorUser, 80, "consul-k8s registers a pod through a Service; the orchestrator itself listens on nothing"),
+		pl.serviceAccount(config.OrchestratorUser),
+		pl.service(config.OrchestratorUser, 80, "consul-k8s registers a pod through a Service; the orchestrator itself listens on nothing"),
 		pl.pvc(),
 	}
 	for _, d := range pl.cfg.ReportDefinitions() {
@@ -59,19 +59,19 @@ func (pl *plan) reportsYAML() ([]byte, error) {
 		if schedule == "" {
 			schedule, suspend = suspendedSchedule, true
 		}
-		labels := obj(p("app.kubernetes.io/name", appliance.OrchestratorUser), p("moat.dev/report", d.Name))
+		labels := obj(p("app.kubernetes.io/name", config.OrchestratorUser), p("moat.dev/report", d.Name))
 		args := []string{"report", "run", d.Name, "--config", reportConfigDir + "/moat.toml",
 			"--trino-url", "https://127.0.0.1:" + port, "--trino-ca", reportCAPath,
-			"--trino-user", appliance.OrchestratorUser, "--trino-password-file", reportPasswordPath,
+			"--trino-user", config.OrchestratorUser, "--trino-password-file", reportPasswordPath,
 			"--sidecar-shutdown", dataplaneShutdown}
 		pod := obj(
 			p("metadata", obj(
 				p("labels", labels),
 				pc("annotations", "the report runs through the mesh as the orchestrator (intention orchestrator -> trino-coordinator)",
-					meshAnnotations(appliance.OrchestratorUser, "", upstreams)),
+					meshAnnotations(config.OrchestratorUser, "", upstreams)),
 			)),
 			p("spec", obj(
-				p("serviceAccountName", appliance.OrchestratorUser),
+				p("serviceAccountName", config.OrchestratorUser),
 				p("restartPolicy", "Never"),
 				pc("securityContext", "the image's user (see Dockerfile); the volumes are writable by its group", obj(
 					p("runAsNonRoot", true), p("runAsUser", reportUID), p("runAsGroup", reportUID), p("fsGroup", reportUID))),

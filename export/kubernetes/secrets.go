@@ -7,13 +7,9 @@ import (
 	"strings"
 
 	"moat/appliance"
+	"moat/appliance/config"
 	"moat/trino"
 )
-
-// userSecretPrefix names a [[user]]'s generated password in moat's secrets
-// file. It mirrors appliance's unexported userSecret, which should be
-// exported (appliance.UserSecret) so that this copy can go.
-const userSecretPrefix = "user_"
 
 // Trino's TLS material on Kubernetes: the Secret SecretTLS holds the
 // keystore and the CA (the files the plan's properties name in tlsDir),
@@ -65,11 +61,11 @@ func (pl *plan) trinoEnvSecrets() []secretValue {
 // trinoUsers are the users of password.db, with where each password is.
 func (pl *plan) trinoUsers() []secretValue {
 	out := []secretValue{
-		{Key: appliance.ManagementUser, Env: "TRINO_PASSWORD_" + envName(appliance.ManagementUser), Name: appliance.SecretManagement},
-		{Key: appliance.OrchestratorUser, Env: "TRINO_PASSWORD_" + envName(appliance.OrchestratorUser), Name: appliance.SecretOrchestrator},
+		{Key: config.ManagementUser, Env: "TRINO_PASSWORD_" + envName(config.ManagementUser), Name: appliance.SecretManagement},
+		{Key: config.OrchestratorUser, Env: "TRINO_PASSWORD_" + envName(config.OrchestratorUser), Name: appliance.SecretOrchestrator},
 	}
 	for _, u := range pl.cfg.Users {
-		v := secretValue{Key: u.Name, Env: "TRINO_PASSWORD_" + envName(u.Name), Name: userSecretPrefix + u.Name}
+		v := secretValue{Key: u.Name, Env: "TRINO_PASSWORD_" + envName(u.Name), Name: appliance.UserSecret(u.Name)}
 		if u.Password != "" {
 			v.Name, v.What = "", "set in moat.toml: give it in "+v.Env
 		}
@@ -164,8 +160,8 @@ else
 	w("value %s %s >\"$tmp/TRINO_PASSWORD\"\n", nbUser.Env, shellQuote(nbUser.Name))
 	w("apply %s --from-file=JUPYTER_TOKEN=\"$tmp/JUPYTER_TOKEN\" --from-file=TRINO_PASSWORD=\"$tmp/TRINO_PASSWORD\"\n", SecretNotebook)
 
-	orch := pl.userSecret(appliance.OrchestratorUser)
-	w("\n# %s: the report Jobs' Trino password (user %s) only.\n", SecretReports, appliance.OrchestratorUser)
+	orch := pl.userSecret(config.OrchestratorUser)
+	w("\n# %s: the report Jobs' Trino password (user %s) only.\n", SecretReports, config.OrchestratorUser)
 	w("value %s %s >\"$tmp/%s\"\n", orch.Env, shellQuote(orch.Name), reportPasswordKey)
 	w("apply %s --from-file=%s=\"$tmp/%s\"\n", SecretReports, reportPasswordKey, reportPasswordKey)
 
@@ -180,7 +176,7 @@ else
 // health-check) and the coordinator's Service, where workers announce
 // (discovery.uri).
 func tlsNames(ns string) (dns []string, ips []string) {
-	svc := appliance.ServiceCoordinator
+	svc := config.ServiceCoordinator
 	return []string{"localhost", svc, svc + "." + ns, svc + "." + ns + ".svc", svc + "." + ns + ".svc.cluster.local"}, []string{"127.0.0.1"}
 }
 
@@ -221,5 +217,5 @@ if [ "${RENEW_TLS:-}" = 1 ] || ! kubectl get secret %[1]s -n "$NS" >/dev/null 2>
 	kubectl create configmap %[2]s -n "$NS" --from-file=%[7]s="$tmp/%[5]s" --dry-run=client -o yaml | kubectl apply -n "$NS" -f - >/dev/null
 	echo "configmap %[2]s: applied"
 fi
-`, SecretTLS, ConfigMapCA, strings.Join(san, ","), ks, ca, appliance.ServiceCoordinator, CAKey)
+`, SecretTLS, ConfigMapCA, strings.Join(san, ","), ks, ca, config.ServiceCoordinator, CAKey)
 }

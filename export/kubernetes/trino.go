@@ -13,7 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"moat/appliance"
+	"moat/appliance/config"
 	"moat/trino"
 )
 
@@ -68,7 +68,7 @@ func K8sDiscoveryURI(coordinator bool, httpsPort string) string {
 	if coordinator {
 		return "https://${ENV:POD_IP}:" + httpsPort
 	}
-	return "https://" + appliance.ServiceCoordinator + ":" + httpsPort
+	return "https://" + config.ServiceCoordinator + ":" + httpsPort
 }
 
 // configSplit sorts the plan's config.properties of both roles into the
@@ -268,7 +268,7 @@ func (pl *plan) trinoValues() ([]byte, error) {
 			"no transparent proxy, so workers still reach Trino directly (proxies between Trino nodes are unsupported)",
 			obj(
 				p("consul.hashicorp.com/connect-inject", "true"),
-				p("consul.hashicorp.com/connect-service", appliance.ServiceCoordinator),
+				p("consul.hashicorp.com/connect-service", config.ServiceCoordinator),
 				p("consul.hashicorp.com/connect-service-port", meshPort),
 				p("consul.hashicorp.com/transparent-proxy", "false"),
 			)),
@@ -307,9 +307,9 @@ func (pl *plan) trinoValues() ([]byte, error) {
 	ac := ParseProperties(pl.coord["access-control.properties"])
 	env := list(obj(p("name", "POD_IP"), p("valueFrom", obj(p("fieldRef", obj(p("fieldPath", "status.podIP")))))))
 	values := obj(
-		pc("fullnameOverride", "the coordinator's Service is named after the mesh service, as Consul requires", appliance.ServiceCoordinator),
-		p("coordinatorNameOverride", appliance.ServiceCoordinator),
-		p("workerNameOverride", appliance.ServiceWorker),
+		pc("fullnameOverride", "the coordinator's Service is named after the mesh service, as Consul requires", config.ServiceCoordinator),
+		p("coordinatorNameOverride", config.ServiceCoordinator),
+		p("workerNameOverride", config.ServiceWorker),
 		pc("image", "trino.image of moat.toml (the chart's own default is Trino "+TrinoChartApp+")", obj(p("repository", repo), p("tag", tag))),
 		p("server", obj(
 			pc("workers", "trino.workers", c.Trino.Workers),
@@ -336,7 +336,7 @@ func (pl *plan) trinoValues() ([]byte, error) {
 		pc("envFrom", "TRINO_SHARED_SECRET and the catalogs' secrets (secrets.sh creates the Secret)",
 			list(obj(p("secretRef", obj(p("name", SecretTrinoEnv)))))),
 		pc("serviceAccount", "Consul's ACLs tie a mesh identity to the pod's service account name", obj(
-			p("create", true), p("name", appliance.ServiceCoordinator))),
+			p("create", true), p("name", config.ServiceCoordinator))),
 		pc("service", "the chart always names a port http (container and Service) and writes http-server.http.port from this; "+
 			"with the plan's http-server.http.enabled=false Trino opens nothing there. Clients reach the https port, through the coordinator's sidecar only",
 			obj(p("port", httpPort))),
@@ -358,7 +358,7 @@ moat export kubernetes from %s. Do not edit by hand: change moat.toml and export
 // Helm merges maps, so the export removes those moat.toml lacks.
 var chartDefaultCatalogs = []string{"tpch", "tpcds"}
 
-func configName(c *appliance.Config) string {
+func configName(c *config.Config) string {
 	if c.Path == "" {
 		return "the embedded default moat.toml"
 	}

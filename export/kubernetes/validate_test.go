@@ -22,6 +22,8 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"moat/appliance"
+	"moat/appliance/config"
+	"moat/appliance/control"
 	"moat/mesh"
 	"moat/trino"
 )
@@ -550,9 +552,9 @@ func TestExportAgreesWithPlan(t *testing.T) {
 	}
 }
 
-func checkIntentions(t *testing.T, cfg *appliance.Config, data []byte) {
+func checkIntentions(t *testing.T, cfg *config.Config, data []byte) {
 	t.Helper()
-	ctl := appliance.NewControl(clusterConfig(cfg), &appliance.Secrets{}, nil)
+	ctl := control.NewControl(clusterConfig(cfg), &appliance.Secrets{}, nil)
 	defer ctl.Close()
 	want := map[string]mesh.Intention{}
 	for _, in := range append([]mesh.Intention{mesh.DefaultDeny}, ctl.Intentions()...) {
@@ -605,8 +607,8 @@ func TestBadInput(t *testing.T) {
 	cfg := loadConfig(t, "default")
 	cfg.Mesh.Enabled = false
 	cfg.Services = append(cfg.Services,
-		appliance.Service{Name: "web", Image: "nginx:1.27"},
-		appliance.Service{Name: "cache", Image: "redis:7"},
+		config.Service{Name: "web", Image: "nginx:1.27"},
+		config.Service{Name: "cache", Image: "redis:7"},
 	)
 	_, err := Export(cfg, Options{Runtime: "process"})
 	if err == nil {
@@ -747,7 +749,7 @@ func TestClientsUseTheirUpstream(t *testing.T) {
 				if !ok {
 					continue // the reports' file server: not in the mesh
 				}
-				want := "https://127.0.0.1:" + strings.TrimPrefix(ups, appliance.ServiceCoordinator+":")
+				want := "https://127.0.0.1:" + strings.TrimPrefix(ups, config.ServiceCoordinator+":")
 				c := tmpl.Spec.Containers[0]
 				var got string
 				for _, e := range c.Env {

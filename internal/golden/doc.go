@@ -8,5 +8,5 @@
 // The -update flag is registered here, once for every test binary that
 // imports the package.
 //
-// Only _test.go files import this package.
+// Imported by: tests only.
 package golden

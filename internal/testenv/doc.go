@@ -3,5 +3,5 @@
 // them with a clear message. Outside CI a missing dependency skips the test;
 // with CI=true it fails it, so that CI never passes by skipping.
 //
-// Only _test.go files import this package.
+// Imported by: tests only.
 package testenv

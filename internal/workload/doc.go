@@ -10,4 +10,6 @@
 // Tests synchronise on its log: "serving HTTP on ADDR" is written only once
 // SIGTERM and SIGINT are handled and every listener (HTTP, -tcp-echo) is
 // bound; "ignoring SIGTERM" and "…: stopping in …" once a signal is handled.
+//
+// Imported by: nothing (a command).
 package main

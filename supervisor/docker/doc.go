@@ -13,6 +13,7 @@
 // application's network namespace (RunIn), or in the host's with
 // CAP_NET_RAW to record the project's bridges (StartCapture, Bridges).
 //
-// Only main imports it, where it wires the runtime. Nothing else should know
-// it is Docker underneath.
+// Nothing but main should know it is Docker underneath.
+//
+// Imported by: main.
 package docker

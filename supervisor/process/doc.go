@@ -1,8 +1,8 @@
 // Package process is the supervisor.Runtime of local processes: moat on a
 // host without Docker, and fast tests of the supervisor. main chooses it
-// (MOAT_RUNTIME=process) and the supervisor's tests use it; nothing else
-// imports it. It runs on Unix; pid adoption checks
-// the process's start time on Linux only (elsewhere the pid alone).
+// (MOAT_RUNTIME=process) and the supervisor's tests use it. It runs on
+// Unix; pid adoption checks the process's start time on Linux only
+// (elsewhere the pid alone).
 //
 // # State directory
 //
@@ -70,4 +70,6 @@
 //
 // Logs with Follow polls the log file for growth every 200ms, in the caller's
 // goroutine, until ctx ends or the instance is removed.
+//
+// Imported by: main.
 package process

@@ -12,5 +12,5 @@
 // any operation on a service (Fail). Calls records every operation in order, so that a
 // test can check what the engine did and in which order.
 //
-// Only tests import it.
+// Imported by: tests only.
 package supervisortest

@@ -7,6 +7,7 @@
 // secret, uses it for node management (graceful shutdown) without sending
 // any password; trino/trinotest verifies it the same way.
 //
-// Imported by trino (node management) and trino/trinotest (the stand-in
-// server); it imports nothing of moat.
+// It imports nothing of moat.
+//
+// Imported by: trino and trino/trinotest.
 package internalauth

@@ -26,6 +26,8 @@
 //
 // Trino cannot run on moat's test machines; this package stands in for it.
 // Only tests and the trinotestd binary (the stand-in for the trinodb/trino
-// image in FROM-scratch test images) import it; moat's production code never
+// image in FROM-scratch test images) use it; moat's production code never
 // does.
+//
+// Imported by: trino/trinotest/trinotestd.
 package trinotest

@@ -24,5 +24,5 @@
 // (https://localhost:<https port> when http-server.http.enabled=false), which
 // does not answer when node.bind-ip is another address: --url asks there.
 //
-// Nothing imports this package.
+// Imported by: nothing (a command).
 package main

@@ -10,6 +10,7 @@ import (
 	trinoclient "github.com/trinodb/trino-go-client/trino"
 
 	"moat/appliance"
+	moatconfig "moat/appliance/config"
 	moatembed "moat/embed"
 	"moat/internal/testenv"
 	moattrino "moat/trino"
@@ -20,7 +21,7 @@ import (
 // renders for the moat.toml text, as trinotestd reads them from /etc/trino.
 func policyServer(t *testing.T, moatTOML []byte) *trinotest.Server {
 	t.Helper()
-	cfg, err := appliance.Parse(moatTOML, "moat.toml")
+	cfg, err := moatconfig.Parse(moatTOML, "moat.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
