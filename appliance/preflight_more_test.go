@@ -285,3 +285,81 @@ func TestWantedPortsOfThePlan(t *testing.T) {
 		t.Errorf("wanted ports %v\nwant %v", got, want)
 	}
 }
+
+// The host endpoint (mesh.workstation_port, on by default) is moat's own
+// listener, like the dashboard's: pre-flight checks its port before
+// anything is created, names the process holding it and the field to
+// change, and lets it be held by the moat that supervises this data dir.
+func TestPreflightChecksWorkstationPort(t *testing.T) {
+	ctx := context.Background()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	port := busy.Addr().(*net.TCPAddr).Port
+	dir := t.TempDir()
+	c, err := config.Parse([]byte("[appliance]\ndata_dir = \""+dir+"\"\n[mesh]\nworkstation_port = "+strconv.Itoa(port)+"\n"), "moat.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec, _ := OpenSecretsReadOnly(c.DataDir())
+	topo, err := Plan(c, sec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := &preflightRuntime{Runtime: supervisortest.New(supervisortest.Options{})}
+	name := "port " + busy.Addr().String() + " (host endpoint)"
+	ck := checkNamed(t, portChecks(ctx, c, topo, rt), "port "+busy.Addr().String())
+	if ck.OK || ck.Name != name || !strings.Contains(ck.Detail, fmt.Sprintf("(pid %d)", os.Getpid())) ||
+		!strings.Contains(ck.Fix, "mesh.workstation_port") {
+		t.Errorf("the taken workstation port: %+v; want %q failed, naming this process and mesh.workstation_port", ck, name)
+	}
+	if err := Failed(Preflight(ctx, c, topo, rt, "missing")); err == nil || !strings.Contains(err.Error(), name) {
+		t.Errorf("Preflight passes with the host endpoint's port taken: %v", err)
+	}
+
+	// Held by the moat that supervises this stack (another pid in the lock).
+	l, err := lock.Acquire(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("the data dir holds %v, %v; want the lock file alone", entries, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, entries[0].Name()), []byte("999999\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if ck := checkNamed(t, portChecks(ctx, c, topo, rt), name); !ck.OK || ck.Detail != "held by the moat that supervises this stack" {
+		t.Errorf("held by the supervising moat: %+v", ck)
+	}
+}
+
+// The host endpoint's port is wanted only when the endpoint is on: it needs
+// the mesh and Trino, and 0 turns it off.
+func TestWantedPortsHostEndpoint(t *testing.T) {
+	for _, tc := range []struct {
+		extra string
+		want  bool
+	}{
+		{"", true}, // on by default
+		{"[mesh]\nworkstation_port = 0\n", false},
+		{"[trino]\nenabled = false\n", false},
+	} {
+		c, _, topo := provisionedPlan(t, tc.extra)
+		var got []string
+		for _, p := range wantedPorts(c, topo) {
+			if p.owner == "host endpoint" {
+				got = append(got, net.JoinHostPort(p.ip, strconv.Itoa(p.port)))
+			}
+		}
+		switch {
+		case tc.want && !slices.Equal(got, []string{"127.0.0.1:" + strconv.Itoa(c.Mesh.WorkstationPort)}):
+			t.Errorf("%q: host endpoint ports %v, want 127.0.0.1:%d", tc.extra, got, c.Mesh.WorkstationPort)
+		case !tc.want && len(got) != 0:
+			t.Errorf("%q: the endpoint is off, yet its port is wanted: %v", tc.extra, got)
+		}
+	}
+}
