@@ -252,7 +252,14 @@ func checkMeshStack(t *testing.T, s *testStack) {
 	})
 
 	t.Run("verify", func(t *testing.T) {
-		out := s.mustMoat("verify")
+		out, err := s.moat("verify")
+		if err != nil {
+			// A path from an application to Consul has been seen once in
+			// many runs (with other stacks making networks at the same
+			// time): keep the host's view of Docker's isolation for it.
+			logIsolation(t)
+			t.Fatalf("moat verify: %v\n%s", err, out)
+		}
 		for _, want := range []string{"every claim holds",
 			"ok   moat's certificate, no token → consul intentions (write): expected deny, observed deny (403 Forbidden)",
 			"ok   anonymous (no client certificate) → consul intentions (write): expected deny, observed deny (TLS refused",
@@ -274,7 +281,7 @@ func checkMeshStack(t *testing.T, s *testStack) {
 		// An allow no probe can observe (the worker has no sidecar), written
 		// with the management token behind moat's back, is drift.
 		setIntention(t, s.consul(), "notebook", "trino-worker-1", "allow")
-		out, err := s.moat("verify")
+		out, err = s.moat("verify")
 		if err == nil || !strings.Contains(out, "FAIL consul intentions → allow notebook → trino-worker-1: expected deny, observed drift (in Consul but not declared") {
 			t.Errorf("verify after an unobservable extra allow: %v\n%s", err, out)
 		}
@@ -674,5 +681,19 @@ func checkNoHostPathToTrino(t *testing.T, s *testStack) {
 		t.Errorf("a local user opens TLS to the Trino node at %s, bypassing the intentions (server certificate %s)",
 			target, c.ConnectionState().PeerCertificates[0].Subject)
 		c.Close()
+	}
+}
+
+// logIsolation logs the host's bridge isolation (Docker's iptables chains,
+// routes, networks) for a verify that found an application reaching
+// somewhere it should not.
+func logIsolation(t *testing.T) {
+	t.Helper()
+	for _, args := range [][]string{
+		{"iptables", "-S", "FORWARD"}, {"iptables", "-S", "DOCKER-ISOLATION-STAGE-1"}, {"iptables", "-S", "DOCKER-ISOLATION-STAGE-2"},
+		{"iptables", "-S", "DOCKER-USER"}, {"ip", "route"}, {"docker", "network", "ls"},
+	} {
+		out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+		t.Logf("$ %s (%v)\n%s", strings.Join(args, " "), err, out)
 	}
 }

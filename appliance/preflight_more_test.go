@@ -346,7 +346,7 @@ func TestWantedPortsHostEndpoint(t *testing.T) {
 	}{
 		{"", true}, // on by default
 		{"[mesh]\nworkstation_port = 0\n", false},
-		{"[trino]\nenabled = false\n", false},
+		{"[trino]\nenabled = false\n[notebook]\nenabled = false\n", false},
 	} {
 		c, _, topo := provisionedPlan(t, tc.extra)
 		var got []string
