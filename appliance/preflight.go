@@ -71,6 +71,11 @@ type hostPort struct {
 	ip    string
 	port  int
 	owner string
+	// field is the moat.toml setting to change, for moat's own listeners
+	// (the dashboard, the host endpoint); "" for a service's published
+	// port. Those listeners may be held by the moat that supervises this
+	// data dir.
+	field string
 }
 
 func wantedPorts(c *config.Config, topo supervisor.Topology) []hostPort {
@@ -81,13 +86,18 @@ func wantedPorts(c *config.Config, topo supervisor.Topology) []hostPort {
 			if ip == "" {
 				ip = "127.0.0.1"
 			}
-			ps = append(ps, hostPort{ip, p.HostPort, s.Name})
+			ps = append(ps, hostPort{ip, p.HostPort, s.Name, ""})
 		}
 	}
 	if c.Dashboard.Enabled {
 		host, port, _ := net.SplitHostPort(c.Dashboard.Listen)
 		n, _ := strconv.Atoi(port)
-		ps = append(ps, hostPort{host, n, "dashboard"})
+		ps = append(ps, hostPort{host, n, "dashboard", "dashboard.listen"})
+	}
+	// The host endpoint listens in moat itself, once the stack is up
+	// (endpoint.go openWorkstation, on 127.0.0.1 like it).
+	if config.HasWorkstation(c) {
+		ps = append(ps, hostPort{"127.0.0.1", c.Mesh.WorkstationPort, "host endpoint", "mesh.workstation_port"})
 	}
 	return ps
 }
@@ -115,7 +125,7 @@ func portChecks(ctx context.Context, c *config.Config, topo supervisor.Topology,
 				continue
 			}
 		}
-		if p.owner == "dashboard" && supervisedBySelf(c) {
+		if p.field != "" && supervisedBySelf(c) {
 			ck.Detail = "held by the moat that supervises this stack"
 			out = append(out, ck)
 			continue
@@ -124,6 +134,12 @@ func portChecks(ctx context.Context, c *config.Config, topo supervisor.Topology,
 			ck.OK = false
 			ck.Detail = "taken by " + processHolding(p.port)
 			ck.Fix = "stop that process or change the port in moat.toml"
+			if p.field != "" {
+				ck.Fix = "stop that process or change " + p.field + " in moat.toml"
+			}
+			if p.field == "mesh.workstation_port" {
+				ck.Fix += " (0 turns the host endpoint off)"
+			}
 		} else {
 			l.Close()
 		}

@@ -77,7 +77,7 @@ func freeLoopbackPort(t *testing.T) int {
 // of this host (named from /proc).
 func TestPreflightPorts(t *testing.T) {
 	ctx := context.Background()
-	c, err := config.Parse([]byte("[appliance]\ndata_dir = \""+t.TempDir()+"\"\n[dashboard]\nenabled = false\n"), "moat.toml")
+	c, err := config.Parse([]byte("[appliance]\ndata_dir = \""+t.TempDir()+"\"\n[dashboard]\nenabled = false\n[mesh]\nworkstation_port = 0\n"), "moat.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestPreflightDashboardHeldBySupervisor(t *testing.T) {
 func TestPreflightRunsEveryCheck(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	c, err := config.Parse([]byte("[appliance]\ndata_dir = \""+filepath.Join(dir, "not", "yet")+"\"\nmin_free_disk = \"1KB\"\n[dashboard]\nenabled = false\n"), "moat.toml")
+	c, err := config.Parse([]byte("[appliance]\ndata_dir = \""+filepath.Join(dir, "not", "yet")+"\"\nmin_free_disk = \"1KB\"\n[dashboard]\nenabled = false\n[mesh]\nworkstation_port = 0\n"), "moat.toml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,7 +49,7 @@ func startConsul(t testing.TB) *testConsul {
 	if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	startProcess(t, "consul", exec.Command(bin, "agent", "-config-file="+cfgPath))
+	testenv.StartProcess(t, "consul", exec.Command(bin, "agent", "-config-file="+cfgPath))
 	tc := &testConsul{bin: bin, addr: "127.0.0.1:" + itoa(opts.HTTPPort), opts: opts, mgmt: testManagementToken}
 	tc.client = tc.clientWith(t, tc.mgmt)
 
@@ -81,41 +81,6 @@ func (tc *testConsul) clientWith(t testing.TB, token string) *api.Client {
 
 func itoa(n int) string { return (&net.TCPAddr{Port: n}).String()[1:] }
 
-// startProcess runs cmd until the test ends; its output goes to the test
-// log if the test fails.
-func startProcess(t testing.TB, name string, cmd *exec.Cmd) {
-	t.Helper()
-	var out bytes.Buffer
-	var mu sync.Mutex
-	w := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) })
-	cmd.Stdout, cmd.Stderr = w, w
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
-		if t.Failed() {
-			mu.Lock()
-			t.Logf("%s output (last 4 KiB):\n%s", name, tail(out.Bytes(), 4096))
-			mu.Unlock()
-		}
-	})
-}
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
-
-func tail(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[len(b)-n:]
-	}
-	return b
-}
-
 // startSidecar runs the built-in proxy for serviceID with the given token,
 // through BuiltinSidecar (the command moat renders).
 func startSidecar(t testing.TB, tc *testConsul, serviceID, token string) {
@@ -130,7 +95,7 @@ func startSidecar(t testing.TB, tc *testConsul, serviceID, token string) {
 	for k, v := range c.Env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	startProcess(t, serviceID+" sidecar", cmd)
+	testenv.StartProcess(t, serviceID+" sidecar", cmd)
 }
 
 // startApp runs the test application: a connection that starts with

@@ -58,7 +58,7 @@ func TestSealedServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	startProcess(t, "consul", exec.Command(bin, "agent", "-config-file="+write("server.json", cfg)))
+	testenv.StartProcess(t, "consul", exec.Command(bin, "agent", "-config-file="+write("server.json", cfg)))
 
 	sock, err := api.NewClient(&api.Config{Address: seal.HTTPSocket(), Token: mgmt})
 	if err != nil {

@@ -1,7 +1,6 @@
 package control
 
 import (
-	"bytes"
 	"context"
 	"maps"
 	"net"
@@ -11,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -63,29 +61,8 @@ func sealedConsul(t *testing.T, cfg *config.Config, sec *appliance.Secrets) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "agent", "-config-file="+write("server.json", conf))
-	var out bytes.Buffer
-	var mu sync.Mutex
-	cmd.Stdout = writerTo(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) })
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
-		if t.Failed() {
-			mu.Lock()
-			t.Logf("consul output:\n%s", out.String())
-			mu.Unlock()
-		}
-	})
+	testenv.StartProcess(t, "consul", cmd)
 }
-
-type writerTo func([]byte) (int, error)
-
-func (f writerTo) Write(p []byte) (int, error) { return f(p) }
 
 // consulControl is a Control for the default stack (its data dir in a
 // temp dir) against a sealed Consul of its own, once ConsulReady passed.
