@@ -53,7 +53,7 @@ func query(ctx context.Context, env *cliEnv, user, sql string, out rowWriter) er
 		return err
 	}
 	defer s.close()
-	if s.control == nil || !s.cfg.Trino.Enabled {
+	if !s.queriesTrino() {
 		return errors.New("this config has no Trino (enable [mesh] and [trino])")
 	}
 	if user == "" && !s.cfg.HasUser(s.cfg.Notebook.User) {

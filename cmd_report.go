@@ -117,7 +117,7 @@ func reportList(ctx context.Context, env *cliEnv, asJSON bool) error {
 
 // runner is the stack's report runner, querying through the mesh.
 func (s *stack) runner(ctx context.Context) (*report.Runner, func(), error) {
-	if s.control == nil || !s.cfg.Trino.Enabled {
+	if !s.queriesTrino() {
 		return nil, nil, errors.New("reports need Trino: enable [mesh] and [trino]")
 	}
 	db, err := s.control.DB(ctx, "", "moat-report")
@@ -137,7 +137,7 @@ func reportRun(ctx context.Context, env *cliEnv, name string, rawCSV bool) error
 	if !ok {
 		return fmt.Errorf("no report %q in %s: `moat report list` shows them", name, configName(s.cfg))
 	}
-	if s.control != nil && s.cfg.Trino.Enabled {
+	if s.queriesTrino() {
 		if err := s.requireRunning(ctx, config.ServiceCoordinator); err != nil {
 			return err
 		}

@@ -208,7 +208,7 @@ func stopStack(ctx context.Context, s *stack, eng *supervisor.Engine, out io.Wri
 // healthMirror keeps Consul's TTL checks of the mesh services equal to what
 // moat observes (nil without a mesh).
 func healthMirror(s *stack) func(context.Context, supervisor.Transition) error {
-	if s.control == nil {
+	if !s.hasMesh() {
 		return nil
 	}
 	return s.control.MirrorHealth
@@ -218,7 +218,7 @@ func healthMirror(s *stack) func(context.Context, supervisor.Transition) error {
 // Trino). Each run opens its own connection through the mesh, as the
 // dashboard's "run now" does.
 func scheduledReports(s *stack, out io.Writer) supervision.Reports {
-	if s.control == nil || !s.cfg.Trino.Enabled {
+	if !s.queriesTrino() {
 		return supervision.Reports{}
 	}
 	return supervision.Reports{Definitions: s.cfg.ReportDefinitions(), Run: func(ctx context.Context, d report.Definition) {
@@ -241,7 +241,7 @@ func printReady(out io.Writer, s *stack) {
 	c := s.cfg
 	if c.Mesh.Enabled {
 		version := ""
-		if s.control != nil {
+		if s.hasMesh() {
 			version = " Consul " + s.control.ConsulInfo().Version
 		}
 		ui := "the dashboard's /ui/"

@@ -102,7 +102,7 @@ func verify(ctx context.Context, env *cliEnv, asJSON bool, capture captureOption
 		return err
 	}
 	defer s.close()
-	if s.control == nil {
+	if !s.hasMesh() {
 		return errors.New("this config has no mesh to verify (enable [mesh])")
 	}
 	m, results, err := verifyMatrix(ctx, s)

@@ -15,7 +15,7 @@ import (
 // changes wait for the next `moat up`). Without a file or a mesh there is
 // nothing to reload.
 func configReload(s *stack, out io.Writer) supervision.ConfigReload {
-	if s.cfg.Path == "" || s.control == nil {
+	if s.cfg.Path == "" || !s.hasMesh() {
 		return supervision.ConfigReload{}
 	}
 	return supervision.ConfigReload{

@@ -46,7 +46,7 @@ func (d *dashboardSource) Snapshot(ctx context.Context) (webui.Snapshot, error) 
 	for _, st := range d.eng.Status() {
 		snap.Services = append(snap.Services, webui.Service{ServiceStatus: st, Placement: placementOf(cat, st.Name)})
 	}
-	if d.s.control != nil {
+	if d.s.hasMesh() {
 		// moat's own identities, which it holds while it supervises.
 		for _, id := range cat.Identities {
 			if id.Native {
@@ -135,7 +135,7 @@ func prepareDashboard(ctx context.Context, s *stack, eng *supervisor.Engine, ter
 		return func(ctx context.Context) error { <-ctx.Done(); return nil }, nil
 	}
 	src := &dashboardSource{s: s, eng: eng, changes: make(chan struct{}, 1)}
-	if s.control != nil && s.cfg.Trino.Enabled {
+	if s.queriesTrino() {
 		src.runner = func(ctx context.Context, name string) (string, error) {
 			def, ok := s.cfg.Report(name)
 			if !ok {
@@ -223,7 +223,7 @@ follow:
 // server's HTTPS on loopback, with moat's client certificate (nil without
 // a mesh).
 func consulProxy(s *stack) (http.Handler, error) {
-	if s.control == nil {
+	if !s.hasMesh() {
 		return nil, nil
 	}
 	conf, err := s.control.ConsulTLSConfig()

@@ -31,7 +31,7 @@ type workstationEndpoint struct {
 // openWorkstation listens and takes the identity, and writes the CA file
 // the host's tools verify Trino with. Nil when the endpoint is off.
 func openWorkstation(ctx context.Context, s *stack) (*workstationEndpoint, error) {
-	if s.control == nil || !config.HasWorkstation(s.cfg) {
+	if !s.hasMesh() || !config.HasWorkstation(s.cfg) {
 		return nil, nil
 	}
 	ca, err := s.secrets.CA()

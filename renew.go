@@ -58,7 +58,7 @@ func renewCertificates(ctx context.Context, s *stack, out io.Writer) error {
 			s.store.RecordEvent(context.WithoutCancel(ctx), ev)
 		},
 	}
-	if s.control != nil {
+	if s.hasMesh() {
 		r.ReloadConsul = func(ctx context.Context) error {
 			c, err := s.control.Consul()
 			if err != nil {

@@ -175,6 +175,14 @@ func (s *stack) engine(w io.Writer) *supervisor.Engine {
 	})
 }
 
+// hasMesh reports whether the stack has a mesh, and so moat's control plane
+// (s.control is set exactly then).
+func (s *stack) hasMesh() bool { return s.cfg.Mesh.Enabled }
+
+// queriesTrino reports whether moat can query Trino: it does so through the
+// mesh, so the stack needs both [mesh] and [trino].
+func (s *stack) queriesTrino() bool { return s.cfg.Mesh.Enabled && s.cfg.Trino.Enabled }
+
 // instance finds the current instance of service name.
 func (s *stack) instance(ctx context.Context, name string) (supervisor.Instance, error) {
 	return supervisor.FindInstance(ctx, s.rt, s.cfg.Appliance.Project, name)

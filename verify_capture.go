@@ -164,7 +164,7 @@ func captureDir(dataDir string) (string, error) {
 func captureWorkload(ctx context.Context, s *stack, dir string) ([]probe.Needle, []string, error) {
 	needles := credentialNeedles(s)
 	var ran []string
-	if s.control == nil || !s.cfg.Trino.Enabled {
+	if !s.queriesTrino() {
 		return needles, ran, errors.New("this config has no Trino to query")
 	}
 	marker := "moat-capture-" + randomHex(8)
