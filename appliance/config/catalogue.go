@@ -1,12 +1,15 @@
 package config
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
 	"time"
 
 	"moat/trino"
+
+	"github.com/distribution/reference"
 )
 
 // The catalogue is the one table of what moat runs itself: every built-in
@@ -266,6 +269,27 @@ func EnvoyReadyPort(c *Config, service string) int {
 		return c.Mesh.NotebookSidecarPort + 500
 	}
 	return c.Mesh.CoordinatorPort + 500
+}
+
+// EnvoyImageVersion is the Envoy version an image reference names: its
+// tag (v1.31.5 in envoyproxy/envoy:v1.31.5@sha256:…), which moat checks
+// against the versions Consul supports. A reference without a tag (a
+// digest alone, or Docker's implicit latest) names no version: the error
+// says so and how to write one.
+func EnvoyImageVersion(ref string) (string, error) {
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return "", err
+	}
+	if tagged, ok := named.(reference.Tagged); ok {
+		return tagged.Tag(), nil
+	}
+	const why = "moat reads the Envoy version from the tag to check that Consul supports it"
+	example := reference.FamiliarName(named) + ":v1.31.5"
+	if d, ok := named.(reference.Digested); ok {
+		return "", fmt.Errorf("has a digest but no tag: %s: write the tag before the digest, e.g. %s@%s", why, example, d.Digest())
+	}
+	return "", fmt.Errorf("has no tag (Docker would take latest, which names no version): %s: write it, e.g. %s", why, example)
 }
 
 // moat's own Trino users and mesh identities.

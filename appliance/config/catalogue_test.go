@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -152,6 +153,31 @@ func TestCatalogueWithoutTrino(t *testing.T) {
 		c.Mesh.Enabled, c.Trino.Enabled, c.Mesh.WorkstationPort = tc.mesh, tc.trino, tc.port
 		if got := HasWorkstation(c); got != tc.want {
 			t.Errorf("mesh %v trino %v port %d: HasWorkstation %v", tc.mesh, tc.trino, tc.port, got)
+		}
+	}
+}
+
+const envoyTestDigest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+// The Envoy version is the tag of mesh.envoy_image, read from the parsed
+// reference: not fooled by a digest beside it or by a registry's port, and
+// an image without a tag is said to have none.
+func TestEnvoyImageVersion(t *testing.T) {
+	for _, tc := range []struct{ ref, want, err string }{
+		{"envoyproxy/envoy:v1.31.5", "v1.31.5", ""},
+		{"envoyproxy/envoy:v1.31.5@" + envoyTestDigest, "v1.31.5", ""},
+		{"registry:5000/envoy:1.31.5", "1.31.5", ""},
+		{"registry:5000/mirror/envoyproxy/envoy:v1.31.5@" + envoyTestDigest, "v1.31.5", ""},
+		{"registry:5000/envoy", "", "has no tag (Docker would take latest, which names no version): moat reads the Envoy version from the tag to check that Consul supports it: write it, e.g. registry:5000/envoy:v1.31.5"},
+		{"envoyproxy/envoy@" + envoyTestDigest, "", "has a digest but no tag: moat reads the Envoy version from the tag to check that Consul supports it: write the tag before the digest, e.g. envoyproxy/envoy:v1.31.5@" + envoyTestDigest},
+		{"Envoy", "", "invalid reference format"},
+	} {
+		got, err := EnvoyImageVersion(tc.ref)
+		switch {
+		case tc.err == "" && (err != nil || got != tc.want):
+			t.Errorf("%s: %q, %v; want %q", tc.ref, got, err, tc.want)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%s: %q, %v; want an error with %q", tc.ref, got, err, tc.err)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -127,8 +128,12 @@ type source struct {
 	// tables the file replaced by declaring its own ("user" → analyst).
 	replaced map[string][]string
 	errs     ConfigErrors
-	syntax   bool // the file is not TOML: nothing else was checked
-	md       toml.MetaData
+	// wrong holds the paths whose value had the wrong type: reported
+	// once, as such, and left out of validation (a list entry that is not
+	// a table is no entry with every key missing).
+	wrong  map[string]bool
+	syntax bool // the file is not TOML: nothing else was checked
+	md     toml.MetaData
 }
 
 // decode parses data and decodes it key by key into c, so that every wrong
@@ -136,12 +141,12 @@ type source struct {
 // one only. A key the file sets replaces the value in c; an array of tables
 // replaces the whole list.
 func decode(c *Config, data []byte, name string) *source {
-	src := &source{file: name, lines: indexLines(data), set: map[string]bool{}}
+	src := &source{file: name, lines: indexLines(data), set: map[string]bool{}, wrong: map[string]bool{}}
 	var top map[string]toml.Primitive
 	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&top)
 	if err != nil {
 		src.syntax = true
-		src.errs = ConfigErrors{syntaxError(name, err)}
+		src.errs = ConfigErrors{syntaxError(name, data, err)}
 		return src
 	}
 	src.md = md
@@ -149,11 +154,18 @@ func decode(c *Config, data []byte, name string) *source {
 	return src
 }
 
-// syntaxError places a TOML syntax error at its line.
-func syntaxError(name string, err error) *FieldError {
+// syntaxError places a TOML syntax error at its line. The line is counted
+// from the error's byte offset: the decoder's own line number is one too
+// many when it found the error at a line's end (`[broken` then a newline),
+// having counted that newline already.
+func syntaxError(name string, data []byte, err error) *FieldError {
 	var pe toml.ParseError
 	if errors.As(err, &pe) {
-		return &FieldError{File: name, Line: pe.Position.Line, Msg: "TOML syntax: " + pe.Message}
+		line := pe.Position.Line
+		if start := pe.Position.Start; start >= 0 && start <= len(data) {
+			line = bytes.Count(data[:start], []byte("\n")) + 1
+		}
+		return &FieldError{File: name, Line: line, Msg: "TOML syntax: " + pe.Message}
 	}
 	return &FieldError{File: name, Msg: "TOML syntax: " + err.Error()}
 }
@@ -244,25 +256,35 @@ func (s *source) value(path string, prim toml.Primitive, rv reflect.Value) {
 			}
 		}
 		rv.Set(list)
+	case t.Kind() == reflect.Map:
+		s.mapOf(path, prim, rv)
 	default:
 		s.leaf(path, prim, rv)
 	}
 }
 
+// tableOf returns the keys of prim, a table for the struct rv, or reports
+// why it is not one. Data that is not a table decodes into a Go map
+// without an error and without a key (BurntSushi/toml's PrimitiveDecode,
+// unifyMap, returns nil for it): so tableOf, like mapOf, looks at the TOML
+// type first, or `mesh = 5` would be dropped in silence.
 func (s *source) tableOf(path string, prim toml.Primitive, rv reflect.Value) (map[string]toml.Primitive, bool) {
-	// An array of tables decodes into a map without an error, dropping
-	// every key it holds: [[trino]] where the schema has [trino].
 	var v any
-	if err := s.md.PrimitiveDecode(prim, &v); err == nil {
-		if _, ok := v.([]map[string]any); ok {
-			line := s.lines.line(path)
-			if line == 0 {
-				line = s.lines.line(path + "[0]")
-			}
-			s.errs = append(s.errs, &FieldError{s.file, line, path,
-				fmt.Sprintf("%s is a table: write [%s], not [[%s]]", path, path, path)})
-			return nil, false
+	_ = s.md.PrimitiveDecode(prim, &v)
+	switch v.(type) {
+	case map[string]any:
+	case []map[string]any:
+		// [[trino]] where the schema has [trino].
+		line := s.lines.line(path)
+		if line == 0 {
+			line = s.lines.line(path + "[0]")
 		}
+		s.errs = append(s.errs, &FieldError{s.file, line, path,
+			fmt.Sprintf("%s is a table: write [%s], not [[%s]]", path, path, path)})
+		return nil, false
+	default:
+		s.wrongTypeHint(path, prim, rv.Type(), tableHint(path, rv.Type()))
+		return nil, false
 	}
 	var keys map[string]toml.Primitive
 	if err := s.md.PrimitiveDecode(prim, &keys); err != nil {
@@ -270,6 +292,92 @@ func (s *source) tableOf(path string, prim toml.Primitive, rv reflect.Value) (ma
 		return nil, false
 	}
 	return keys, true
+}
+
+var entryIndex = regexp.MustCompile(`\[[0-9]+\]`)
+
+// tableHint says how to write the table the schema wants at path: a
+// section ([trino]), an entry of a list ([[user]]) or a sub-table (chart).
+func tableHint(path string, t reflect.Type) string {
+	last := path[strings.LastIndexAny(path, ".")+1:]
+	switch {
+	case strings.HasSuffix(path, "]"):
+		header := entryIndex.ReplaceAllString(path, "") // policy[0].column[1] → policy.column
+		return fmt.Sprintf("write each entry as [[%s]], its keys on the lines below", header)
+	case !strings.ContainsAny(path, ".["):
+		return fmt.Sprintf("write [%s] on a line of its own, its keys on the lines below", path)
+	}
+	return fmt.Sprintf("write %s = { … } (%s takes %s)", last, last, strings.Join(slices.Sorted(maps.Keys(tomlFields(t))), ", "))
+}
+
+// mapOf decodes a table of values (env, properties, secrets) entry by
+// entry, so that each entry the file sets is known (and placed) by its key
+// and every bad one is reported; anything but a table is reported, never
+// dropped (`env = ["A=1"]`, see tableOf). The file's table replaces the
+// default's.
+func (s *source) mapOf(path string, prim toml.Primitive, rv reflect.Value) {
+	var v any
+	_ = s.md.PrimitiveDecode(prim, &v)
+	if _, ok := v.(map[string]any); !ok {
+		s.wrongTypeHint(path, prim, rv.Type(), mapHint(path, v))
+		return
+	}
+	var entries map[string]toml.Primitive
+	if err := s.md.PrimitiveDecode(prim, &entries); err != nil {
+		s.wrongType(path, prim, rv.Type())
+		return
+	}
+	elem := rv.Type().Elem()
+	m := reflect.MakeMapWithSize(rv.Type(), len(entries))
+	ok := true
+	for _, key := range slices.Sorted(maps.Keys(entries)) {
+		p := join(path, pathKey(key))
+		s.set[p] = true
+		var raw any
+		_ = s.md.PrimitiveDecode(entries[key], &raw)
+		switch raw.(type) {
+		case int64, float64, bool:
+			if elem.Kind() == reflect.String { // PORT = 8080
+				s.wrongTypeHint(p, entries[key], elem, fmt.Sprintf("quote it: %s = %q", pathKey(key), show(raw)))
+				ok = false
+				continue
+			}
+		}
+		nv := reflect.New(elem)
+		if !s.decodeLeaf(p, entries[key], nv) {
+			ok = false
+			continue
+		}
+		m.SetMapIndex(reflect.ValueOf(key).Convert(rv.Type().Key()), nv.Elem())
+	}
+	if ok {
+		rv.Set(m)
+	}
+}
+
+// mapHint says how to write the table of values at path; a list of
+// "NAME=value" strings (docker-compose's env style) is written out as the
+// table it means.
+func mapHint(path string, v any) string {
+	last := path[strings.LastIndexAny(path, ".")+1:]
+	items, _ := v.([]any)
+	var pairs []string
+	for _, item := range items {
+		str, _ := item.(string)
+		name, value, found := strings.Cut(str, "=")
+		if !found || name == "" {
+			pairs = nil
+			break
+		}
+		pairs = append(pairs, pathKey(name)+" = "+strconv.Quote(value))
+	}
+	switch {
+	case len(pairs) > 3:
+		return fmt.Sprintf("write %s = { %s, … }", last, strings.Join(pairs[:3], ", "))
+	case len(pairs) > 0:
+		return fmt.Sprintf("write %s = { %s }", last, strings.Join(pairs, ", "))
+	}
+	return fmt.Sprintf(`write %s = { NAME = "value" }`, last)
 }
 
 // leaf decodes one value; rv keeps its old value when it fails.
@@ -299,6 +407,12 @@ func (s *source) decodeLeaf(path string, prim toml.Primitive, nv reflect.Value) 
 
 // wrongType reports a value whose TOML type does not fit the field.
 func (s *source) wrongType(path string, prim toml.Primitive, want reflect.Type) {
+	s.wrongTypeHint(path, prim, want, "")
+}
+
+// wrongTypeHint is wrongType with how to write it instead ("" for none).
+func (s *source) wrongTypeHint(path string, prim toml.Primitive, want reflect.Type, hint string) {
+	s.wrong[path] = true
 	var v any
 	_ = s.md.PrimitiveDecode(prim, &v)
 	field := path
@@ -313,6 +427,9 @@ func (s *source) wrongType(path string, prim toml.Primitive, want reflect.Type) 
 		} else if (str == "true" || str == "false") && want.Kind() == reflect.Bool {
 			msg += fmt.Sprintf(": remove the quotes (%s)", str)
 		}
+	}
+	if hint != "" {
+		msg += ": " + hint
 	}
 	s.errs = append(s.errs, &FieldError{s.file, s.lines.line(path), field, msg})
 }

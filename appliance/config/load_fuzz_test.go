@@ -20,8 +20,8 @@ import (
 // and must return either a config or ConfigErrors, every one placed in the
 // file (its name, a line no further than the file's last) and at least one
 // with a line. A config it returns must come from a file whose tables fit
-// the schema (see fits): nothing the file says may be dropped silently. The seeds are the embedded default and every config under
-// testdata/.
+// the schema (see fits): nothing the file says may be dropped silently. The
+// seeds are the embedded default and every config under testdata/.
 func FuzzParse(f *testing.F) {
 	f.Add(moatembed.MoatTOML)
 	f.Add([]byte(""))
@@ -78,13 +78,18 @@ func FuzzParse(f *testing.F) {
 // fits reports whether the decoded TOML value v has the shape of the Go
 // type t, and where it does not: a struct wants a table whose every key
 // names a field (by its toml tag) and fits it, a slice of structs an array
-// of tables. Leaves (strings, numbers, durations, maps of strings) are
-// left to Parse's own type checks.
+// of tables, a map (env, properties) a table. Leaves (strings, numbers,
+// durations, the values in a map) are left to Parse's own type checks.
 func fits(v any, t reflect.Type) (path string, ok bool) {
 	if reflect.PointerTo(t).Implements(reflect.TypeFor[encoding.TextUnmarshaler]()) {
 		return "", true
 	}
 	switch t.Kind() {
+	case reflect.Pointer:
+		return fits(v, t.Elem())
+	case reflect.Map:
+		_, isTable := v.(map[string]any)
+		return "", isTable
 	case reflect.Struct:
 		table, isTable := v.(map[string]any)
 		if !isTable {

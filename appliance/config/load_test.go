@@ -153,3 +153,87 @@ func TestEditDistance(t *testing.T) {
 		t.Errorf("closest(abcdef) = %q, want xycdef (two edits on a longer key)", got)
 	}
 }
+
+// A value of the wrong TOML type where the schema has a table (a section,
+// a map such as env, a sub-table such as chart) is reported at its line
+// with the type found, the type wanted and how to write it; never dropped
+// (BurntSushi/toml's PrimitiveDecode into a map decodes nothing, without
+// an error, from data that is not a table).
+func TestWrongTypeTableIsReported(t *testing.T) {
+	svc := "[[service]]\nname = \"a\"\nimage = \"nginx:1\"\n"
+	for _, tc := range []struct{ toml, want string }{
+		{"trino = \"x\"\n", `b.toml:1: trino = "x": wrong type: it is a TOML string but must be a table: write [trino] on a line of its own, its keys on the lines below`},
+		{"mesh = 5\n", `b.toml:1: mesh = 5: wrong type: it is a TOML integer but must be a table: write [mesh]`},
+		{"notebook = [1]\n", `b.toml:1: notebook: wrong type: it is a TOML array but must be a table: write [notebook]`},
+		// docker-compose's list style, turned into the table moat wants.
+		{svc + "env = [\"A=1\", \"B=x y\"]\n", `b.toml:4: service[0].env: wrong type: it is a TOML array but must be a table of "quoted strings": write env = { A = "1", B = "x y" }`},
+		{svc + "env = [\"A\"]\n", `b.toml:4: service[0].env: wrong type: it is a TOML array but must be a table of "quoted strings": write env = { NAME = "value" }`},
+		{svc + "env = 5\n", `b.toml:4: service[0].env = 5: wrong type: it is a TOML integer but must be a table of "quoted strings": write env = { NAME = "value" }`},
+		// An entry of a map: named by its key, with the quotes to add.
+		{svc + "env = { A = \"1\", PORT = 8080 }\n", `b.toml:4: service[0].env.PORT = 8080: wrong type: it is a TOML integer but must be a "quoted string": quote it: PORT = "8080"`},
+		{svc + "[service.env]\nA = \"1\"\nON = true\n", `b.toml:6: service[0].env.ON = true: wrong type: it is a TOML boolean but must be a "quoted string": quote it: ON = "true"`},
+		{"[[catalog]]\nname = \"tpch\"\nconnector = \"tpch\"\nproperties = \"x\"\n", `b.toml:4: catalog[0].properties = "x": wrong type: it is a TOML string but must be a table of "quoted strings": write properties = { NAME = "value" }`},
+		{"[[catalog]]\nname = \"tpch\"\nconnector = \"tpch\"\nsecrets = [\"pw\"]\n", `b.toml:4: catalog[0].secrets: wrong type: it is a TOML array but must be a table of "quoted strings"`},
+		{"[[report]]\nname = \"r\"\nsql = \"SELECT 1\"\nrun_as = \"analyst\"\nchart = 3\n", `b.toml:5: report[0].chart = 3: wrong type: it is a TOML integer but must be a table: write chart = { … } (chart takes kind, title, x, y)`},
+		{"user = [1]\n", `b.toml:1: user[0] = 1: wrong type: it is a TOML integer but must be a table: write each entry as [[user]], its keys on the lines below`},
+		// Reported once, as the wrong type: not as an entry with every
+		// key missing.
+		{"[[policy]]\nuser = \"analyst\"\ncatalog = \"tpch\"\nschema = \"tiny\"\ntable = \"nation\"\nprivileges = [\"SELECT\"]\ncolumn = [\"x\"]\n",
+			`b.toml:7: policy[0].column[0] = "x": wrong type: it is a TOML string but must be a table: write each entry as [[policy.column]], its keys on the lines below`},
+	} {
+		_, err := Parse([]byte(tc.toml), "b.toml")
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%q:\n got %v\nwant %s", tc.toml, err, tc.want)
+		}
+	}
+	// A list entry of the wrong type is reported once, as such: not as
+	// an entry with every key missing.
+	_, err := Parse([]byte("[[policy]]\nuser = \"analyst\"\ncatalog = \"tpch\"\nschema = \"tiny\"\ntable = \"nation\"\nprivileges = [\"SELECT\"]\ncolumn = [\"x\"]\n"), "b.toml")
+	var errs ConfigErrors
+	if !errors.As(err, &errs) || len(errs) != 1 {
+		t.Errorf("a column rule that is not a table: %v; want the one wrong type", err)
+	}
+	// The entries that are right are kept, as a whole map replacing the
+	// default, keys and all.
+	c, err := Parse([]byte(svc+"env = { A = \"1\", \"B.C\" = \"2\" }\n"), "b.toml")
+	if err != nil || len(c.Services) != 1 || len(c.Services[0].Env) != 2 || c.Services[0].Env["A"] != "1" || c.Services[0].Env["B.C"] != "2" {
+		t.Fatalf("a good env: %v, %+v", err, c)
+	}
+}
+
+// A syntax error the decoder finds at a line's end (an unterminated table
+// header) is placed on that line, like one found mid-line.
+func TestSyntaxErrorLine(t *testing.T) {
+	for _, tc := range []struct{ toml, want string }{
+		{"[trino]\nworkers = 2\n[broken\n[mesh]\n", "s.toml:3: TOML syntax"},
+		{"[trino]\nworkers = 2\n[broken", "s.toml:3: TOML syntax"}, // at the end of the file
+		{"[trino]\nworkers = = 2\n", "s.toml:2: TOML syntax"},      // mid-line
+		{"[trino]\nworkers = \"two\n[mesh]\n", "s.toml:2: TOML syntax"},
+		{"a = 1\n\n\nb = [1,\n", "s.toml:4: TOML syntax"},
+		{"[[service]\nname = \"a\"\n", "s.toml:1: TOML syntax"},
+	} {
+		_, err := Parse([]byte(tc.toml), "s.toml")
+		var errs ConfigErrors
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) || !errors.As(err, &errs) || len(errs) != 1 ||
+			errs[0].Line < 1 || errs[0].Line > strings.Count(tc.toml, "\n")+1 {
+			t.Errorf("%q:\n got %v\nwant %s", tc.toml, err, tc.want)
+		}
+	}
+}
+
+// A bad secret name in a catalog's inline secrets table is the file's own
+// value, at its line: not labelled as missing from the file.
+func TestCatalogSecretSetInFile(t *testing.T) {
+	cat := "[[catalog]]\nname = \"tpch\"\nconnector = \"tpch\"\n"
+	for _, tc := range []struct{ toml, want string }{
+		{cat + "secrets = { \"connection-password\" = \"Bad Secret\" }\n",
+			`s.toml:4: catalog[0].secrets.connection-password = "Bad Secret": must name a secret`},
+		{cat + "[catalog.secrets]\n\"hive.metastore.password\" = \"Bad\"\n",
+			`s.toml:5: catalog[0].secrets."hive.metastore.password" = "Bad": must name a secret`},
+	} {
+		_, err := Parse([]byte(tc.toml), "s.toml")
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%q:\n got %v\nwant %s", tc.toml, err, tc.want)
+		}
+	}
+}

@@ -29,8 +29,13 @@ type checker struct {
 	missing map[string][]string
 }
 
-// add reports field (with its value, when not nil) at the line that sets it.
+// add reports field (with its value, when not nil) at the line that sets
+// it; nothing when decoding already reported field, or a table holding it,
+// as the wrong type.
 func (k *checker) add(field string, value any, format string, args ...any) {
+	if k.typeReported(field) {
+		return
+	}
 	k.errs = append(k.errs, k.fieldError(field, value, fmt.Sprintf(format, args...)))
 }
 
@@ -48,6 +53,22 @@ func (k *checker) fieldError(field string, value any, msg string) *FieldError {
 		}
 	}
 	return &FieldError{File: k.file, Line: k.lines.line(key), Field: field, Msg: msg}
+}
+
+// typeReported reports whether key, or a table or entry holding it, had a
+// value of the wrong type in the file (reported while decoding).
+func (k *checker) typeReported(key string) bool {
+	for p := key; p != ""; {
+		if k.wrong[p] {
+			return true
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return false
 }
 
 // element returns the array-of-tables entry (such as policy[0]) that the
@@ -193,6 +214,11 @@ func (k *checker) mesh(c *Config) {
 	k.image("mesh.consul_image", m.ConsulImage, "hashicorp/consul:1.20.2")
 	if m.Proxy == "envoy" {
 		k.image("mesh.envoy_image", m.EnvoyImage, "envoyproxy/envoy:v1.31.5")
+		if _, err := reference.ParseNormalizedNamed(m.EnvoyImage); err == nil {
+			if _, err := EnvoyImageVersion(m.EnvoyImage); err != nil {
+				k.add("mesh.envoy_image", m.EnvoyImage, "%v", err)
+			}
+		}
 	}
 	if !envRe.MatchString(strings.ReplaceAll(m.Datacenter, "-", "_")) {
 		k.add("mesh.datacenter", m.Datacenter, "must be lowercase letters, digits, - and _")
@@ -284,9 +310,9 @@ func (k *checker) trino(c *Config) {
 			names := slices.Sorted(maps.Keys(trino.Connectors))
 			k.add(f+".connector", cat.Connector, "must be one of %s", strings.Join(names, ", "))
 		}
-		for prop, secret := range cat.Secrets {
-			if !catalogRe.MatchString(secret) {
-				k.add(f+".secrets."+prop, secret, "must name a secret (lowercase letters, digits, _); set it with `moat secrets set NAME`")
+		for _, prop := range slices.Sorted(maps.Keys(cat.Secrets)) {
+			if secret := cat.Secrets[prop]; !catalogRe.MatchString(secret) {
+				k.add(f+".secrets."+pathKey(prop), secret, "must name a secret (lowercase letters, digits, _); set it with `moat secrets set NAME`")
 			}
 		}
 	}

@@ -135,6 +135,16 @@ func TestValidationRules(t *testing.T) {
 		// clash only through their keys, reported once.
 		{"envoy ready port on a service's", "[mesh]\nproxy = \"envoy\"\n[[service]]\nname = \"web\"\nimage = \"nginx:1.27\"\nports = [\"21501:80\"]\n",
 			[]string{`v.toml:6: service[0].ports = "127.0.0.1:21501:80": host port 127.0.0.1:21501 is also published by mesh.notebook_sidecar_port + 500, the Envoy /ready port of notebook-sidecar (the default)`}},
+		// The Envoy version is the image's tag: a reference without one
+		// (a digest alone, or Docker's implicit latest) cannot be checked
+		// against Consul's supported versions.
+		{"envoy by digest alone", "[mesh]\nproxy = \"envoy\"\nenvoy_image = \"envoyproxy/envoy@sha256:" + strings.Repeat("ab", 32) + "\"\n",
+			[]string{`v.toml:3: mesh.envoy_image = "envoyproxy/envoy@sha256:` + strings.Repeat("ab", 32) + `": has a digest but no tag: moat reads the Envoy version from the tag to check that Consul supports it: write the tag before the digest, e.g. envoyproxy/envoy:v1.31.5@sha256:` + strings.Repeat("ab", 32)}},
+		{"envoy without a tag", "[mesh]\nproxy = \"envoy\"\nenvoy_image = \"registry:5000/envoy\"\n",
+			[]string{`v.toml:3: mesh.envoy_image = "registry:5000/envoy": has no tag (Docker would take latest, which names no version): moat reads the Envoy version from the tag to check that Consul supports it: write it, e.g. registry:5000/envoy:v1.31.5`}},
+		{"envoy by tag and digest", "[mesh]\nproxy = \"envoy\"\nenvoy_image = \"envoyproxy/envoy:v1.31.5@sha256:" + strings.Repeat("ab", 32) + "\"\n", nil},
+		{"envoy on a registry with a port", "[mesh]\nproxy = \"envoy\"\nenvoy_image = \"registry:5000/envoyproxy/envoy:v1.31.5\"\n", nil},
+		{"envoy image unused by the builtin proxy", "[mesh]\nenvoy_image = \"registry:5000/envoy\"\n", nil},
 		{"builtin proxy has no ready ports", "[[service]]\nname = \"web\"\nimage = \"nginx:1.27\"\nports = [\"21501:80\"]\n", nil},
 		// Overlapping subnets matter only when both networks exist.
 		{"overlap with trino off", "[trino]\nenabled = false\nsubnet = \"172.28.0.0/24\"\n[notebook]\nenabled = false\n", nil},

@@ -210,6 +210,29 @@ func (k *Control) SetIntentions(ctx context.Context, declared []config.Intention
 	return mesh.ReconcileIntentions(ctx, c, k.Intentions())
 }
 
+// envoySupported checks that the Envoy image ref is of a version Consul
+// supports (supported: AgentInfo.EnvoyVersions). The version is the
+// image's tag, from the parsed reference: not the text after its last ':',
+// which is a digest's hash (NAME:TAG@sha256:…) or a registry's port
+// (registry:5000/envoy).
+func envoySupported(ref string, supported []string) error {
+	version, err := config.EnvoyImageVersion(ref)
+	if err != nil {
+		// A reference with no tag (a digest alone, or none: Docker's
+		// latest) does not say which Envoy it is. It is refused, not
+		// waved through: an Envoy this Consul does not support fails
+		// later, in xDS, in ways far harder to read than this; and the
+		// fix costs nothing, since Docker pulls NAME:TAG@DIGEST by its
+		// digest and the tag then names the version. Validation refuses
+		// such a reference at its line in moat.toml before anything is
+		// created; this covers a config built otherwise, and names the
+		// versions this Consul supports.
+		return fmt.Errorf("%w (this Consul supports %s)", err, strings.Join(supported, ", "))
+	}
+	_, err = mesh.PickEnvoy(supported, []string{version})
+	return err
+}
+
 func replacePair(list []mesh.Intention, in mesh.Intention) []mesh.Intention {
 	for i, x := range list {
 		if x.Source == in.Source && x.Destination == in.Destination {
@@ -241,8 +264,7 @@ func (k *Control) ConsulReady(ctx context.Context) error {
 	k.mu.Unlock()
 	if k.cfg.Mesh.Proxy == "envoy" {
 		// The Envoy image must be a version this Consul supports.
-		tag := k.cfg.Mesh.EnvoyImage[strings.LastIndex(k.cfg.Mesh.EnvoyImage, ":")+1:]
-		if _, err := mesh.PickEnvoy(info.EnvoyVersions, []string{tag}); err != nil {
+		if err := envoySupported(k.cfg.Mesh.EnvoyImage, info.EnvoyVersions); err != nil {
 			return fmt.Errorf("mesh.envoy_image = %q: %w", k.cfg.Mesh.EnvoyImage, err)
 		}
 	}
@@ -607,14 +629,28 @@ func (k *Control) ProbeFrom(ctx context.Context, service, kind, target string) (
 	if !ok {
 		return false, "", errors.New("probing from inside a container needs the Docker runtime")
 	}
+	// The service first: a stack that is down or a stopped container is
+	// the answer, not a missing probe program.
+	in, err := supervisor.FindInstance(ctx, k.rt, k.cfg.Appliance.Project, service)
+	if err != nil {
+		return false, "", err
+	}
+	if in.State != supervisor.StateRunning {
+		return false, "", fmt.Errorf("%s is not running (%s): nothing can be probed from inside it", service, in.State)
+	}
+	var tried []string
 	for _, cmd := range probeCommands(kind, target) {
-		code, out, err := k.exec(ctx, ex, service, cmd)
+		code, out, err := ex.Exec(ctx, in.ID, cmd)
 		if err != nil {
-			continue // that program is not in this image
+			if ctx.Err() != nil {
+				return false, "", err
+			}
+			tried = append(tried, err.Error())
+			continue // most often: that program is not in this image
 		}
 		return code == 0, strings.TrimSpace(out), nil
 	}
-	return false, "", fmt.Errorf("%s's image has neither /workload nor python3 to probe with", service)
+	return false, "", fmt.Errorf("%s's image has neither /workload nor python3 to probe with (%s)", service, strings.Join(tried, "; "))
 }
 
 // UpstreamReady is the notebook sidecar's gate: from inside the notebook,

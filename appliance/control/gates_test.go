@@ -281,3 +281,39 @@ func TestEquipByRole(t *testing.T) {
 		})
 	}
 }
+
+// A probe from a service that is not running says so, not that its image
+// lacks a probe program: nothing runs (the stack is down), or the
+// service's container has stopped. Only when both probe programs fail to
+// run is the image blamed, with what each exec said.
+func TestProbeFromStoppedService(t *testing.T) {
+	ctx := context.Background()
+	c := parseControlConfig(t, "")
+	sec, err := appliance.OpenSecretsReadOnly(c.DataDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := func([]string) (int, string, error) { return 0, "ok", nil }
+	rt := newExecRuntime(c.Appliance.Project, ok) // nothing runs
+	_, _, err = NewControl(c, sec, rt).ProbeFrom(ctx, config.ServiceNotebook, "tcp", "x:1")
+	if err == nil || strings.Contains(err.Error(), "neither /workload nor python3") ||
+		!strings.Contains(err.Error(), `no service "notebook" is running: the stack is down`) || len(rt.ran) != 0 {
+		t.Errorf("probing from a stack that is down: %v (ran %q)", err, rt.ran)
+	}
+	rt = &execRuntime{Runtime: supervisortest.New(supervisortest.Options{}), answer: ok}
+	rt.Seed(c.Appliance.Project, supervisor.Spec{Name: config.ServiceNotebook, Image: "notebook:test"}, supervisor.Instance{State: supervisor.StateExited})
+	_, _, err = NewControl(c, sec, rt).ProbeFrom(ctx, config.ServiceNotebook, "tcp", "x:1")
+	if err == nil || strings.Contains(err.Error(), "neither /workload nor python3") ||
+		!strings.Contains(err.Error(), "notebook is not running (exited)") || len(rt.ran) != 0 {
+		t.Errorf("probing from a stopped container: %v (ran %q)", err, rt.ran)
+	}
+	neither := func(cmd []string) (int, string, error) {
+		return 127, "", errors.New("exec " + cmd[0] + ": the program cannot run there")
+	}
+	rt = newExecRuntime(c.Appliance.Project, neither, config.ServiceNotebook)
+	_, _, err = NewControl(c, sec, rt).ProbeFrom(ctx, config.ServiceNotebook, "tcp", "x:1")
+	if err == nil || !strings.Contains(err.Error(), "notebook's image has neither /workload nor python3 to probe with") ||
+		!strings.Contains(err.Error(), "exec /workload: the program cannot run there") || !strings.Contains(err.Error(), "exec python3: the program cannot run there") {
+		t.Errorf("an image without a probe: %v", err)
+	}
+}
