@@ -175,13 +175,13 @@ func (s *stack) engine(w io.Writer) *supervisor.Engine {
 	})
 }
 
-// hasMesh reports whether the stack has a mesh, and so moat's control plane
-// (s.control is set exactly then).
-func (s *stack) hasMesh() bool { return s.cfg.Mesh.Enabled }
+// hasMesh reports whether the stack has moat's control plane, which
+// openConfigMode makes exactly when the config has a mesh.
+func (s *stack) hasMesh() bool { return s.control != nil }
 
 // queriesTrino reports whether moat can query Trino: it does so through the
 // mesh, so the stack needs both [mesh] and [trino].
-func (s *stack) queriesTrino() bool { return s.cfg.Mesh.Enabled && s.cfg.Trino.Enabled }
+func (s *stack) queriesTrino() bool { return s.hasMesh() && s.cfg.Trino.Enabled }
 
 // instance finds the current instance of service name.
 func (s *stack) instance(ctx context.Context, name string) (supervisor.Instance, error) {

@@ -10,20 +10,11 @@ import (
 
 	"moat/report"
 	"moat/supervisor"
+	"moat/supervisor/supervisortest"
 )
 
 // Thursday 1 January 2026, midnight.
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// awaitTimers returns once n timers are armed on clk.
-func awaitTimers(t *testing.T, clk *supervisor.FakeClock, n int) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), bound)
-	defer cancel()
-	if err := clk.AwaitTimers(ctx, n); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // A report runs when its schedule falls due, and again at its next time; a
 // report without a schedule never runs by itself.
@@ -37,14 +28,14 @@ func TestScheduledReportRunsWhenDue(t *testing.T) {
 		},
 		Clock: clk,
 	}})
-	awaitTimers(t, clk, 1)
+	supervisortest.AwaitTimers(t, clk, 1)
 	clk.Advance(6*time.Hour - time.Minute)
 	if clk.Pending() != 1 {
 		t.Fatalf("the timer fired at 05:59 for a 06:00 report")
 	}
 	clk.Advance(time.Minute)
 	ran.awaitItem(t, "daily Jan 1 06:00")
-	awaitTimers(t, clk, 1) // the next run, armed again
+	supervisortest.AwaitTimers(t, clk, 1) // the next run, armed again
 	clk.Advance(24 * time.Hour)
 	ran.awaitItem(t, "daily Jan 2 06:00")
 	if err := r.stop(); err != nil {
@@ -89,7 +80,7 @@ func TestRunningReportFinishesBeforeRunReturns(t *testing.T) {
 			},
 			Clock: clk,
 		}})
-		awaitTimers(t, clk, 1)
+		supervisortest.AwaitTimers(t, clk, 1)
 		clk.Advance(time.Hour)
 		<-started
 		r.cancel()
@@ -122,9 +113,9 @@ func TestReportStillRunningSkipsItsNextRun(t *testing.T) {
 		},
 		Clock: clk,
 	}})
-	awaitTimers(t, clk, 1)
+	supervisortest.AwaitTimers(t, clk, 1)
 	clk.Advance(time.Hour)
-	awaitTimers(t, clk, 1)
+	supervisortest.AwaitTimers(t, clk, 1)
 	clk.Advance(time.Hour)
 	out.awaitLine(t, "report slow: still running at its next scheduled time; that run is skipped")
 	close(release)

@@ -15,6 +15,7 @@ import (
 	"moat/internal/testenv"
 	"moat/supervisor"
 	"moat/supervisor/process"
+	"moat/supervisor/supervisortest"
 )
 
 // The engine's timing (restart backoff, crash-loop window, start timeouts)
@@ -63,16 +64,6 @@ func status(eng *supervisor.Engine, name string) supervisor.ServiceStatus {
 		}
 	}
 	return supervisor.ServiceStatus{}
-}
-
-// awaitTimers returns once n timers are armed on clk.
-func awaitTimers(t *testing.T, clk *supervisor.FakeClock, n int) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), bound)
-	defer cancel()
-	if err := clk.AwaitTimers(ctx, n); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func TestRestartWaitsForBackoffOnTheClock(t *testing.T) {
@@ -130,7 +121,7 @@ func TestStartTimeoutOnTheClock(t *testing.T) {
 		errc <- eng.Up(context.Background(), supervisor.Topology{Project: "enginetest", Services: []supervisor.Spec{slow}})
 	}()
 	w.await("slow", supervisor.PhaseStarting)
-	awaitTimers(t, clk, 1) // the start timeout
+	supervisortest.AwaitTimers(t, clk, 1) // the start timeout
 	clk.Advance(time.Minute)
 	err := <-errc
 	if err == nil || !strings.Contains(err.Error(), "slow did not become healthy within 1m0s") || !strings.Contains(err.Error(), "starting") {
@@ -224,7 +215,7 @@ func TestEventStreamBreakIsResynchronised(t *testing.T) {
 	case <-time.After(bound):
 		t.Fatal("the break was not noticed")
 	}
-	awaitTimers(t, clk, 1) // the resubscription backoff
+	supervisortest.AwaitTimers(t, clk, 1) // the resubscription backoff
 	// Kill returns once the runtime has seen the exit, which the engine
 	// does not: the stream is down.
 	if err := base.Kill(context.Background(), s.InstanceID); err != nil {

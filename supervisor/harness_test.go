@@ -188,11 +188,7 @@ func (f *fake) status(name string) supervisor.ServiceStatus {
 // awaitTimers returns once n timers are armed on the fake clock.
 func (f *fake) awaitTimers(n int) {
 	f.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), bound)
-	defer cancel()
-	if err := f.clk.AwaitTimers(ctx, n); err != nil {
-		f.t.Fatal(err)
-	}
+	supervisortest.AwaitTimers(f.t, f.clk, n)
 }
 
 // awaitWarning returns the next warning containing want.

@@ -300,12 +300,7 @@ func (k *checker) trino(c *Config) {
 	seen := map[string]bool{}
 	for i, cat := range c.Catalogs {
 		f := fmt.Sprintf("catalog[%d]", i)
-		if !catalogRe.MatchString(cat.Name) {
-			k.add(f+".name", cat.Name, "must be lowercase letters, digits and _, starting with a letter")
-		} else if seen[cat.Name] {
-			k.add(f+".name", cat.Name, "is declared twice: catalog names must be unique")
-		}
-		seen[cat.Name] = true
+		k.uniqueName(f+".name", cat.Name, catalogRe, "lowercase letters, digits and _, starting with a letter", "catalog", seen)
 		if _, ok := trino.Connectors[cat.Connector]; !ok {
 			names := slices.Sorted(maps.Keys(trino.Connectors))
 			k.add(f+".connector", cat.Connector, "must be one of %s", strings.Join(names, ", "))
@@ -506,16 +501,27 @@ func (k *checker) notebook(c *Config) {
 // minScheduleInterval is the shortest time between two runs of a report.
 const minScheduleInterval = time.Minute
 
+// uniqueName checks one name of a list of kind: its form (re, described
+// by form) and that no earlier entry took it. It reports whether the name
+// passed both.
+func (k *checker) uniqueName(field, name string, re *regexp.Regexp, form, kind string, seen map[string]bool) bool {
+	defer func() { seen[name] = true }()
+	switch {
+	case !re.MatchString(name):
+		k.add(field, name, "must be %s", form)
+	case seen[name]:
+		k.add(field, name, "is declared twice: %s names must be unique", kind)
+	default:
+		return true
+	}
+	return false
+}
+
 func (k *checker) reports(c *Config) {
 	seen := map[string]bool{}
 	for i, r := range c.Reports {
 		f := fmt.Sprintf("report[%d]", i)
-		if !nameRe.MatchString(r.Name) {
-			k.add(f+".name", r.Name, "must be lowercase letters, digits and -, starting with a letter (it names a folder)")
-		} else if seen[r.Name] {
-			k.add(f+".name", r.Name, "is declared twice: report names must be unique")
-		}
-		seen[r.Name] = true
+		k.uniqueName(f+".name", r.Name, nameRe, "lowercase letters, digits and -, starting with a letter (it names a folder)", "report", seen)
 		if strings.TrimSpace(r.SQL) == "" {
 			k.add(f+".sql", r.SQL, "must be an SQL query")
 		}
@@ -599,14 +605,9 @@ func (k *checker) services(c *Config) {
 	seen := map[string]bool{}
 	for i, s := range c.Services {
 		f := fmt.Sprintf("service[%d]", i)
-		if !nameRe.MatchString(s.Name) {
-			k.add(f+".name", s.Name, "must be lowercase letters, digits and -, starting with a letter")
-		} else if seen[s.Name] {
-			k.add(f+".name", s.Name, "is declared twice: service names must be unique")
-		} else if slices.Contains(builtin, s.Name) {
+		if k.uniqueName(f+".name", s.Name, nameRe, "lowercase letters, digits and -, starting with a letter", "service", seen) && slices.Contains(builtin, s.Name) {
 			k.add(f+".name", s.Name, "is the name of a service moat runs itself; choose another")
 		}
-		seen[s.Name] = true
 		k.image(f+".image", s.Image, "nginx:1.27")
 		if s.Restart != "" && !oneOf(s.Restart, "always", "on-failure", "never") {
 			k.add(f+".restart", s.Restart, "must be always, on-failure or never")
