@@ -19,11 +19,15 @@ func TestProcessLogsRefuseTimes(t *testing.T) {
 name = "a"
 image = %q
 command = ["-name", "a", "-listen", "127.0.0.1:%d"]
+health = [%q, "probe", "http://127.0.0.1:%d/health"]
+health_interval = "100ms"
 [[service]]
 name = "b"
 image = %q
 command = ["-name", "b", "-listen", "127.0.0.1:%d"]
-`, workload, a, workload, b))
+`, workload, a, workload, a, workload, b))
+	// up -d returns once a is healthy: it answers, so it has logged that
+	// it serves (a started process may not have written a line yet).
 	if out, err := run("up", "-d"); err != nil {
 		t.Fatalf("up: %v\n%s", err, out)
 	}
