@@ -92,6 +92,7 @@ type server struct {
 	unhealthy atomic.Bool
 	hang      atomic.Bool
 	peersUp   atomic.Bool
+	exiting   atomic.Bool // a /crash was accepted
 	exit      chan int
 }
 
@@ -197,12 +198,17 @@ func (s *server) routes() http.Handler {
 		if code == 0 {
 			code = 1
 		}
-		select {
-		case s.exit <- code:
-			w.WriteHeader(http.StatusAccepted)
-		default:
+		if !s.exiting.CompareAndSwap(false, true) {
 			http.Error(w, "already exiting", http.StatusConflict)
+			return
 		}
+		// The answer leaves before the exit is asked for: the caller is
+		// told 202, never cut off by the process ending (EOF).
+		w.WriteHeader(http.StatusAccepted)
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+		s.exit <- code
 	})
 	mux.HandleFunc("POST /hang", func(w http.ResponseWriter, r *http.Request) { s.hang.Store(true) })
 	mux.HandleFunc("POST /unhealthy", func(w http.ResponseWriter, r *http.Request) { s.unhealthy.Store(true) })
