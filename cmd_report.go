@@ -127,6 +127,18 @@ func (s *stack) runner(ctx context.Context) (*report.Runner, func(), error) {
 	return reportRunner(s.cfg, db, s.store), func() { db.Close() }, nil
 }
 
+// reportOnce runs def once on a runner of its own (a connection through
+// the mesh, closed after the run): a scheduled run, or the dashboard's
+// "run now".
+func (s *stack) reportOnce(ctx context.Context, def report.Definition) (report.RunResult, error) {
+	r, done, err := s.runner(ctx)
+	if err != nil {
+		return report.RunResult{}, err
+	}
+	defer done()
+	return r.Run(ctx, def)
+}
+
 func reportRun(ctx context.Context, env *cliEnv, name string, rawCSV bool) error {
 	s, err := openStack(ctx, env)
 	if err != nil {

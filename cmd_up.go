@@ -222,13 +222,7 @@ func scheduledReports(s *stack, out io.Writer) supervision.Reports {
 		return supervision.Reports{}
 	}
 	return supervision.Reports{Definitions: s.cfg.ReportDefinitions(), Run: func(ctx context.Context, d report.Definition) {
-		r, done, err := s.runner(ctx)
-		if err != nil {
-			fmt.Fprintf(out, "report %s failed: %v\n", d.Name, err)
-			return
-		}
-		defer done()
-		if res, err := r.Run(ctx, d); err != nil {
+		if res, err := s.reportOnce(ctx, d); err != nil {
 			fmt.Fprintf(out, "report %s failed: %v\n", d.Name, err)
 		} else {
 			fmt.Fprintf(out, "report %s: %d rows → %s\n", d.Name, res.Meta.Rows, res.Path)

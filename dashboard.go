@@ -141,12 +141,7 @@ func prepareDashboard(ctx context.Context, s *stack, eng *supervisor.Engine, ter
 			if !ok {
 				return "", fmt.Errorf("no report %q", name)
 			}
-			r, done, err := s.runner(ctx)
-			if err != nil {
-				return "", err
-			}
-			defer done()
-			res, err := r.Run(ctx, def)
+			res, err := s.reportOnce(ctx, def)
 			return res.Path, err
 		}
 	}

@@ -71,11 +71,11 @@ type hostPort struct {
 	ip    string
 	port  int
 	owner string
-	// field is the moat.toml setting to change, for moat's own listeners
-	// (the dashboard, the host endpoint); "" for a service's published
-	// port. Those listeners may be held by the moat that supervises this
-	// data dir.
-	field string
+	// change says what to change in moat.toml to move the port.
+	change string
+	// own: one of moat's own listeners (the dashboard, the host
+	// endpoint), which the moat supervising this data dir may hold.
+	own bool
 }
 
 func wantedPorts(c *config.Config, topo supervisor.Topology) []hostPort {
@@ -86,18 +86,19 @@ func wantedPorts(c *config.Config, topo supervisor.Topology) []hostPort {
 			if ip == "" {
 				ip = "127.0.0.1"
 			}
-			ps = append(ps, hostPort{ip, p.HostPort, s.Name, ""})
+			ps = append(ps, hostPort{ip, p.HostPort, s.Name, "the port in moat.toml", false})
 		}
 	}
 	if c.Dashboard.Enabled {
 		host, port, _ := net.SplitHostPort(c.Dashboard.Listen)
 		n, _ := strconv.Atoi(port)
-		ps = append(ps, hostPort{host, n, "dashboard", "dashboard.listen"})
+		ps = append(ps, hostPort{host, n, "dashboard", "dashboard.listen in moat.toml", true})
 	}
 	// The host endpoint listens in moat itself, once the stack is up
 	// (endpoint.go openWorkstation, on 127.0.0.1 like it).
 	if config.HasWorkstation(c) {
-		ps = append(ps, hostPort{"127.0.0.1", c.Mesh.WorkstationPort, "host endpoint", "mesh.workstation_port"})
+		ps = append(ps, hostPort{"127.0.0.1", c.Mesh.WorkstationPort, "host endpoint",
+			"mesh.workstation_port in moat.toml (0 turns the host endpoint off)", true})
 	}
 	return ps
 }
@@ -109,6 +110,7 @@ func portChecks(ctx context.Context, c *config.Config, topo supervisor.Topology,
 	for _, in := range inv.Instances {
 		ours[in.Name] = true
 	}
+	bySelf := supervisedBySelf(c)
 	for _, p := range wantedPorts(c, topo) {
 		addr := net.JoinHostPort(p.ip, strconv.Itoa(p.port))
 		ck := Check{Name: "port " + addr + " (" + p.owner + ")", OK: true, Detail: "free"}
@@ -120,12 +122,12 @@ func portChecks(ctx context.Context, c *config.Config, topo supervisor.Topology,
 					continue
 				}
 				ck.OK, ck.Detail = false, "taken by container "+name
-				ck.Fix = "stop it (`docker stop " + name + "`) or change the port in moat.toml"
+				ck.Fix = "stop it (`docker stop " + name + "`) or change " + p.change
 				out = append(out, ck)
 				continue
 			}
 		}
-		if p.field != "" && supervisedBySelf(c) {
+		if p.own && bySelf {
 			ck.Detail = "held by the moat that supervises this stack"
 			out = append(out, ck)
 			continue
@@ -133,13 +135,7 @@ func portChecks(ctx context.Context, c *config.Config, topo supervisor.Topology,
 		if l, err := net.Listen("tcp", addr); err != nil {
 			ck.OK = false
 			ck.Detail = "taken by " + processHolding(p.port)
-			ck.Fix = "stop that process or change the port in moat.toml"
-			if p.field != "" {
-				ck.Fix = "stop that process or change " + p.field + " in moat.toml"
-			}
-			if p.field == "mesh.workstation_port" {
-				ck.Fix += " (0 turns the host endpoint off)"
-			}
+			ck.Fix = "stop that process or change " + p.change
 		} else {
 			l.Close()
 		}
