@@ -560,7 +560,7 @@ func (k *checker) schedule(field, spec string) {
 func (k *checker) intentions(c *Config) {
 	list := make([]mesh.Intention, len(c.Intentions))
 	for i, in := range c.Intentions {
-		list[i] = in.meshIntention()
+		list[i] = in.Mesh()
 	}
 	var errs mesh.IntentionErrors
 	errors.As(mesh.ValidateIntentions(list, IntentionScope(c)), &errs)
@@ -587,8 +587,8 @@ func IntentionScope(c *Config) mesh.IntentionScope {
 	return scope
 }
 
-// meshIntention is the declared intention as package mesh writes it.
-func (in Intention) meshIntention() mesh.Intention {
+// Mesh is the declared intention as package mesh writes it (and checks it).
+func (in Intention) Mesh() mesh.Intention {
 	mi := mesh.Intention{Source: in.Source, Destination: in.Destination, Action: mesh.Action(in.Action)}
 	for _, h := range in.HTTP {
 		mi.HTTP = append(mi.HTTP, mesh.PathRule{PathPrefix: h.PathPrefix, Methods: h.Methods})

@@ -187,12 +187,8 @@ func (k *Control) Intentions() []mesh.Intention {
 	declared := k.intentions
 	k.mu.Unlock()
 	for _, in := range declared {
-		mi := mesh.Intention{Source: in.Source, Destination: in.Destination, Action: mesh.Action(in.Action)}
-		for _, h := range in.HTTP {
-			mi.HTTP = append(mi.HTTP, mesh.PathRule{PathPrefix: h.PathPrefix, Methods: h.Methods})
-		}
 		// A declared intention replaces the topology's for the same pair.
-		out = replacePair(out, mi)
+		out = replacePair(out, in.Mesh())
 	}
 	return out
 }
