@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // Access is a catalog rule's allow value.
@@ -164,6 +165,16 @@ func (u UserPolicy) validateTable(i int, t TableGrant, known func(string) bool) 
 	}
 	if t.Catalog != "*" && u.catalogAccess(t.Catalog) == AccessNone {
 		add("the user has no grant on catalog %s, so this rule can never apply; add a catalog grant", t.Catalog)
+	}
+	// rules.json is JSON: text that is not UTF-8 would be written with
+	// U+FFFD in place of its bad bytes, a filter other than the one given.
+	if !utf8.ValidString(t.Filter) {
+		add("row filter %q is not UTF-8 text", t.Filter)
+	}
+	for _, c := range t.Columns {
+		if !utf8.ValidString(c.Mask) {
+			add("column %s: mask %q is not UTF-8 text", c.Name, c.Mask)
+		}
 	}
 	for _, pr := range t.Privileges {
 		if !slices.Contains(tablePrivileges, pr) {
